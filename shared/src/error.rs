@@ -1,0 +1,153 @@
+//! The one error type of the service, and the one place that maps it to the contract's status
+//! codes and JSON body. Internal details (`Unavailable`, `Internal`) are logged, never returned.
+
+use serde_json::{Value, json};
+
+use crate::api_key::KeyFormatError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("no API key: send it as `X-API-Key: sk_live_…` or `Authorization: Bearer sk_live_…`")]
+    MissingApiKey,
+    /// Wrong shape or checksum (`Some`), or unknown/revoked (`None`): the caller is told the same.
+    #[error("invalid API key")]
+    InvalidApiKey(KeyFormatError),
+    #[error("invalid API key")]
+    UnknownApiKey,
+    #[error("no Firebase ID token: send it as `Authorization: Bearer <token>`")]
+    MissingToken,
+    #[error("{0}")]
+    InvalidToken(String),
+    #[error("the Firebase ID token has expired: get a fresh one from the Firebase SDK")]
+    TokenExpired,
+    #[error("no such org, or you are not a member of it")]
+    OrgNotFound,
+    #[error("no such API key in this org")]
+    KeyNotFound,
+    #[error("API access is already enabled for this org")]
+    ApiAlreadyEnabled,
+    #[error("API access is not enabled for this org: call POST /signup with `existing_org_id` first")]
+    ApiNotEnabled,
+    #[error("this org already has the maximum of {0} active API keys: revoke one first")]
+    KeyLimitReached(usize),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// DynamoDB throttled or unreachable, or the key endpoint down. The string is for the log.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected answer. The string is for the log.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::InvalidRequest(_) => 400,
+            Error::MissingApiKey
+            | Error::InvalidApiKey(_)
+            | Error::UnknownApiKey
+            | Error::MissingToken
+            | Error::InvalidToken(_)
+            | Error::TokenExpired => 401,
+            Error::OrgNotFound | Error::KeyNotFound | Error::RouteNotFound => 404,
+            Error::MethodNotAllowed => 405,
+            Error::ApiAlreadyEnabled | Error::ApiNotEnabled | Error::KeyLimitReached(_) => 409,
+            Error::PayloadTooLarge(_) => 413,
+            Error::Internal(_) => 500,
+            Error::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::MissingApiKey => "missing_api_key",
+            Error::InvalidApiKey(_) | Error::UnknownApiKey => "invalid_api_key",
+            Error::MissingToken => "missing_token",
+            Error::InvalidToken(_) => "invalid_token",
+            Error::TokenExpired => "token_expired",
+            Error::OrgNotFound => "org_not_found",
+            Error::KeyNotFound => "key_not_found",
+            Error::ApiAlreadyEnabled => "api_already_enabled",
+            Error::ApiNotEnabled => "api_not_enabled",
+            Error::KeyLimitReached(_) => "key_limit_reached",
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::RouteNotFound => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::Internal(_) => "internal_error",
+            Error::Unavailable(_) => "service_unavailable",
+        }
+    }
+
+    /// What the caller may read. Server-side failures say nothing about their cause.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "an internal error occurred; quote the request id to support".into(),
+            Error::Unavailable(_) => "the service is temporarily unavailable; retry with backoff".into(),
+            Error::InvalidApiKey(detail) => format!("invalid API key: {detail}"),
+            Error::UnknownApiKey => "invalid API key: unknown or revoked".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn is_server_error(&self) -> bool {
+        self.status() >= 500
+    }
+
+    /// The contract's body: `{"error": {"code", "message", "request_id"}}`.
+    pub fn body(&self, request_id: &str) -> Value {
+        json!({"error": {"code": self.code(), "message": self.public_message(), "request_id": request_id}})
+    }
+
+    /// Logs server-side failures with their internal detail (which never reaches the caller).
+    pub fn log(&self, request_id: &str) {
+        if self.is_server_error() {
+            tracing::error!(request_id, code = self.code(), detail = %self, "request failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_hide_their_detail() {
+        let err = Error::Internal("ConditionalCheckFailed on table prod-ApiKeys".into());
+        let body = err.body("req-1");
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["request_id"], "req-1");
+        assert!(!body.to_string().contains("ApiKeys"));
+        let err = Error::Unavailable("dispatch failure: connection refused 127.0.0.1:8000".into());
+        assert_eq!(err.status(), 503);
+        assert!(!err.body("r").to_string().contains("127.0.0.1"));
+    }
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        let cases: Vec<(Error, u16, &str)> = vec![
+            (Error::InvalidRequest("x".into()), 400, "invalid_request"),
+            (Error::MissingApiKey, 401, "missing_api_key"),
+            (Error::InvalidApiKey(KeyFormatError::BadChecksum), 401, "invalid_api_key"),
+            (Error::UnknownApiKey, 401, "invalid_api_key"),
+            (Error::MissingToken, 401, "missing_token"),
+            (Error::InvalidToken("x".into()), 401, "invalid_token"),
+            (Error::TokenExpired, 401, "token_expired"),
+            (Error::OrgNotFound, 404, "org_not_found"),
+            (Error::KeyNotFound, 404, "key_not_found"),
+            (Error::ApiAlreadyEnabled, 409, "api_already_enabled"),
+            (Error::KeyLimitReached(100), 409, "key_limit_reached"),
+            (Error::PayloadTooLarge(16384), 413, "payload_too_large"),
+        ];
+        for (err, status, code) in cases {
+            assert_eq!((err.status(), err.code()), (status, code), "{err:?}");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `lambda_http` plumbing shared by the HTTP functions: request ids, bodies, query strings and
+//! JSON responses. Every error response goes through [`error_response`], so client errors are
+//! `Ok(Response)` with the contract's body (an `Err` would become a bare 500).
+
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::requests::MAX_BODY_BYTES;
+
+/// API Gateway's request id (what a caller can quote), else Lambda's, else a fresh one.
+pub fn request_id(req: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV1(ctx)) = req.request_context_ref()
+        && let Some(id) = &ctx.request_id
+    {
+        return id.clone();
+    }
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(id) = &ctx.request_id
+    {
+        return id.clone();
+    }
+    match req.lambda_context_ref() {
+        Some(ctx) if !ctx.request_id.is_empty() => ctx.request_id.clone(),
+        _ => format!("req_{}", crate::api_key::random_base62(20)),
+    }
+}
+
+/// The path as API Gateway saw it (without the stage), e.g. `/orgs/org_1/api-keys`.
+pub fn path(req: &Request) -> &str {
+    match req.raw_http_path() {
+        "" => req.uri().path(),
+        raw => raw,
+    }
+}
+
+/// Non-empty path segments.
+pub fn segments(req: &Request) -> Vec<&str> {
+    path(req).split('/').filter(|s| !s.is_empty()).collect()
+}
+
+/// Query parameters, from the event (API Gateway) or from the URI (direct calls).
+pub fn query(req: &Request) -> QueryMap {
+    match req.query_string_parameters_ref() {
+        Some(params) => params.clone(),
+        None => req.uri().query().and_then(|q| q.parse().ok()).unwrap_or_default(),
+    }
+}
+
+/// The body's bytes, refused with 413 above 16 KiB before anything parses it.
+pub fn body(req: &Request) -> Result<&[u8], Error> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    Ok(bytes)
+}
+
+pub fn json_response(status: u16, value: &impl Serialize) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(text) => with_headers(Response::builder().status(status), Body::Text(text)),
+        Err(err) => error_response(&Error::Internal(format!("serializing a response: {err}")), "unknown"),
+    }
+}
+
+pub fn empty_response(status: u16) -> Response<Body> {
+    Response::builder().status(status).header("cache-control", "no-store").body(Body::Empty).unwrap_or_default()
+}
+
+/// The contract's error body; server errors are logged with their detail, which stays here.
+pub fn error_response(err: &Error, request_id: &str) -> Response<Body> {
+    err.log(request_id);
+    let mut builder = Response::builder().status(err.status());
+    if err.status() == 401 {
+        builder = builder.header("www-authenticate", "Bearer");
+    }
+    with_headers(builder, Body::Text(err.body(request_id).to_string()))
+}
+
+fn with_headers(builder: lambda_http::http::response::Builder, body: Body) -> Response<Body> {
+    builder
+        .header("content-type", "application/json")
+        // Responses may carry a secret exactly once: no cache may keep them.
+        .header("cache-control", "no-store")
+        .body(body)
+        .unwrap_or_default()
+}
+
+/// One log line per request: ids, route and status, never a credential.
+pub fn log_request(request_id: &str, route: &str, status: u16, org_id: Option<&str>, key_id: Option<&str>) {
+    tracing::info!(request_id, route, status, org_id, key_id, "request");
+}

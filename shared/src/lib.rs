@@ -1,0 +1,33 @@
+//! The core of the Overten API-key service, shared by the Lambda functions in `functions/`.
+//!
+//! - [`api_key`], [`ids`]: the credentials and identifiers the service mints;
+//! - [`credentials`]: where a request carries them;
+//! - [`firebase`]: Firebase ID-token verification for `/signup` and `/orgs/...`;
+//! - [`store`]: the storage port and its DynamoDB adapter;
+//! - [`service`]: the operations of the contract, over any [`store::KeyStore`];
+//! - [`error`]: the one error type and its mapping to the contract's responses.
+
+pub mod api_key;
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod firebase;
+pub mod ids;
+pub mod logging;
+pub mod requests;
+pub mod service;
+pub mod store;
+
+#[cfg(feature = "http")]
+pub mod http;
+
+pub use api_key::{ApiKey, KeyFormatError, KeyHash};
+pub use error::Error;
+
+/// Builds the DynamoDB client from the Lambda environment (region, credentials and, locally,
+/// `AWS_ENDPOINT_URL_DYNAMODB`). Called once per cold start.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let config = aws_config::load_from_env().await;
+    aws_sdk_dynamodb::Client::new(&config)
+}

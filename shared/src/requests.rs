@@ -1,0 +1,203 @@
+//! Request bodies and query parameters of the contract, with their validation. Parsing never
+//! panics: every input gets a value or an `invalid_request` error saying what is wrong.
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::ids::is_valid_key_id;
+use crate::store::{ListQuery, MAX_ACTIVE_KEYS};
+
+/// Bodies larger than this are refused with 413 before parsing.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+pub const MAX_ORG_NAME_CHARS: usize = 100;
+pub const MAX_KEY_NAME_CHARS: usize = 64;
+pub const DEFAULT_KEY_NAME: &str = "default";
+
+/// `POST /signup`: exactly one of `org_name` and `existing_org_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignupRequest {
+    NewOrg { org_name: String, key_name: String },
+    ExistingOrg { org_id: String, key_name: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignupBody {
+    org_name: Option<String>,
+    existing_org_id: Option<String>,
+    key_name: Option<String>,
+}
+
+impl SignupRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, Error> {
+        let body: SignupBody = parse_json(body)?;
+        let key_name = match body.key_name {
+            Some(name) => validate_name("key_name", name, MAX_KEY_NAME_CHARS)?,
+            None => DEFAULT_KEY_NAME.to_owned(),
+        };
+        match (body.org_name, body.existing_org_id) {
+            (Some(org_name), None) => {
+                Ok(SignupRequest::NewOrg { org_name: validate_name("org_name", org_name, MAX_ORG_NAME_CHARS)?, key_name })
+            }
+            (None, Some(org_id)) => {
+                if org_id.is_empty() {
+                    return Err(Error::InvalidRequest("`existing_org_id` must not be empty".into()));
+                }
+                Ok(SignupRequest::ExistingOrg { org_id, key_name })
+            }
+            (Some(_), Some(_)) => Err(Error::InvalidRequest("give either `org_name` or `existing_org_id`, not both".into())),
+            (None, None) => Err(Error::InvalidRequest("give `org_name` (new org) or `existing_org_id` (existing org)".into())),
+        }
+    }
+}
+
+/// `POST /orgs/{org_id}/api-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    pub name: String,
+}
+
+impl CreateKeyRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, Error> {
+        let request: CreateKeyRequest = parse_json(body)?;
+        Ok(CreateKeyRequest { name: validate_name("name", request.name, MAX_KEY_NAME_CHARS)? })
+    }
+}
+
+/// The query of `GET /orgs/{org_id}/api-keys`: `limit` (1–100, default 100), `cursor`,
+/// `include_revoked` (`true`/`false`). Unknown parameters are refused, as unknown body fields are.
+pub fn parse_list_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<ListQuery, Error> {
+    let mut query = ListQuery { limit: MAX_ACTIVE_KEYS, cursor: None, include_revoked: false };
+    for (name, value) in params {
+        match name {
+            "limit" => {
+                query.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_ACTIVE_KEYS).contains(n))
+                    .ok_or_else(|| Error::InvalidRequest(format!("`limit` must be an integer from 1 to {MAX_ACTIVE_KEYS}")))?;
+            }
+            "cursor" => {
+                if !is_valid_key_id(value) {
+                    return Err(Error::InvalidRequest("`cursor` is not a cursor this API returned".into()));
+                }
+                query.cursor = Some(value.to_owned());
+            }
+            "include_revoked" => {
+                query.include_revoked = match value {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(Error::InvalidRequest("`include_revoked` must be `true` or `false`".into())),
+                };
+            }
+            other => {
+                return Err(Error::InvalidRequest(format!("unknown query parameter `{}`", truncate(other, 40))));
+            }
+        }
+    }
+    Ok(query)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::InvalidRequest("the request body is empty; send a JSON object".into()));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => "the request body is not valid JSON".to_owned(),
+            // serde's data messages name the field and the expected type, which is what a caller needs.
+            Category::Data => format!("the request body does not match the expected shape: {}", strip_position(&e.to_string())),
+        };
+        Error::InvalidRequest(what)
+    })
+}
+
+/// A name: 1–`max` characters, not blank, no control characters.
+fn validate_name(field: &str, name: String, max: usize) -> Result<String, Error> {
+    let chars = name.chars().count();
+    if name.trim().is_empty() {
+        return Err(Error::InvalidRequest(format!("`{field}` must not be empty")));
+    }
+    if chars > max {
+        return Err(Error::InvalidRequest(format!("`{field}` must be at most {max} characters")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::InvalidRequest(format!("`{field}` must not contain control characters")));
+    }
+    Ok(name)
+}
+
+fn strip_position(message: &str) -> &str {
+    message.split(" at line ").next().unwrap_or(message)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad(body: &str) -> String {
+        match SignupRequest::parse(body.as_bytes()) {
+            Err(Error::InvalidRequest(m)) => m,
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn signup_bodies() {
+        assert_eq!(
+            SignupRequest::parse(br#"{"org_name":"Acme"}"#).unwrap(),
+            SignupRequest::NewOrg { org_name: "Acme".into(), key_name: "default".into() }
+        );
+        assert_eq!(
+            SignupRequest::parse(br#"{"existing_org_id":"org_x","key_name":"ci"}"#).unwrap(),
+            SignupRequest::ExistingOrg { org_id: "org_x".into(), key_name: "ci".into() }
+        );
+        assert!(bad(r#"{"org_name":"A","existing_org_id":"org_x"}"#).contains("not both"));
+        assert!(bad("{}").contains("org_name"));
+        assert!(bad("{").contains("not valid JSON"));
+        assert!(bad("").contains("empty"));
+        assert!(bad(r#"{"org_name":5}"#).contains("shape"));
+        assert!(bad(r#"{"org_name":""}"#).contains("empty"));
+        assert!(bad(r#"{"org_name":"   "}"#).contains("empty"));
+        assert!(bad(&format!(r#"{{"org_name":"{}"}}"#, "a".repeat(101))).contains("100"));
+        assert!(SignupRequest::parse(format!(r#"{{"org_name":"{}"}}"#, "é".repeat(100)).as_bytes()).is_ok());
+        assert!(bad(r#"{"org_name":"a\u0007b"}"#).contains("control"));
+        assert!(bad(r#"{"org_name":"A","key_name":""}"#).contains("key_name"));
+        assert!(bad(&format!(r#"{{"org_name":"A","key_name":"{}"}}"#, "k".repeat(65))).contains("64"));
+        assert!(bad(r#"{"org_name":"A","extra":1}"#).contains("unknown field"));
+        assert!(bad(r#"["org_name"]"#).contains("shape"));
+        assert!(bad(r#"{"existing_org_id":""}"#).contains("empty"));
+        assert!(matches!(
+            SignupRequest::parse(&vec![b' '; MAX_BODY_BYTES + 1]),
+            Err(Error::PayloadTooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn create_key_bodies() {
+        assert_eq!(CreateKeyRequest::parse(br#"{"name":"billing-service-prod"}"#).unwrap().name, "billing-service-prod");
+        for body in [r#"{}"#, r#"{"name":null}"#, r#"{"name":""}"#, r#"{"name":"a\nb"}"#, "null"] {
+            assert!(matches!(CreateKeyRequest::parse(body.as_bytes()), Err(Error::InvalidRequest(_))), "{body}");
+        }
+    }
+
+    #[test]
+    fn list_queries() {
+        let q = parse_list_query([]).unwrap();
+        assert_eq!((q.limit, q.cursor, q.include_revoked), (100, None, false));
+        let q = parse_list_query([("limit", "5"), ("include_revoked", "true"), ("cursor", "key_abc")]).unwrap();
+        assert_eq!((q.limit, q.cursor.as_deref(), q.include_revoked), (5, Some("key_abc"), true));
+        for (k, v) in [("limit", "0"), ("limit", "101"), ("limit", "x"), ("limit", "-1"), ("cursor", "zzz"), ("include_revoked", "yes"), ("foo", "1")] {
+            assert!(matches!(parse_list_query([(k, v)]), Err(Error::InvalidRequest(_))), "{k}={v}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The operations of the contract, over any [`KeyStore`]. Handlers in `functions/` translate HTTP
+//! and authorizer events to these calls; the raw key exists only in what `signup`/`create_key`
+//! return.
+
+use http::HeaderMap;
+use serde::Serialize;
+
+use crate::api_key::ApiKey;
+use crate::clock::{now_millis, rfc3339};
+use crate::credentials::api_key_from_headers;
+use crate::error::Error;
+use crate::ids::{is_valid_key_id, is_valid_org_id, new_key_id, new_org_id, new_webhook_secret};
+use crate::requests::SignupRequest;
+use crate::store::{KeyRecord, KeyStore, ListQuery, NewKey, NewOrg};
+use crate::store::TOUCH_INTERVAL_SECS;
+
+/// The public fields of a key.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct KeyView {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+}
+
+/// `201` of `POST /signup`. No `Debug`: it holds the raw key and the webhook secret.
+#[derive(Serialize)]
+pub struct SignupResponse {
+    pub org_id: String,
+    pub secret: String,
+    pub webhook_secret: String,
+    pub key: KeyView,
+}
+
+/// `201` of `POST /orgs/{org_id}/api-keys`.
+#[derive(Serialize)]
+pub struct CreatedKey {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub secret: String,
+    pub created_at: String,
+}
+
+/// `200` of `GET /orgs/{org_id}/api-keys`.
+#[derive(Debug, Serialize)]
+pub struct KeyList {
+    pub data: Vec<crate::store::KeySummary>,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+}
+
+/// A fresh key and the record to store for it (hash and prefix only).
+fn mint_key(name: String) -> (ApiKey, NewKey) {
+    let now_ms = now_millis();
+    let key = ApiKey::generate();
+    let record = NewKey {
+        key_id: new_key_id(now_ms),
+        hash: key.hash(),
+        prefix: key.display_prefix().to_owned(),
+        name,
+        created_at: rfc3339((now_ms / 1000) as i64),
+    };
+    (key, record)
+}
+
+fn view(record: &NewKey) -> KeyView {
+    KeyView {
+        id: record.key_id.clone(),
+        name: record.name.clone(),
+        prefix: record.prefix.clone(),
+        created_at: record.created_at.clone(),
+    }
+}
+
+pub async fn signup<S: KeyStore>(store: &S, uid: &str, request: SignupRequest) -> Result<SignupResponse, Error> {
+    let webhook_secret = new_webhook_secret();
+    let (org_id, key, record) = match request {
+        SignupRequest::NewOrg { org_name, key_name } => {
+            let (key, record) = mint_key(key_name);
+            let org = NewOrg {
+                org_id: new_org_id(),
+                name: org_name,
+                owner_uid: uid.to_owned(),
+                created_at: record.created_at.clone(),
+                webhook_secret: Some(webhook_secret.clone()),
+            };
+            store.create_org_with_key(&org, &record).await?;
+            (org.org_id, key, record)
+        }
+        SignupRequest::ExistingOrg { org_id, key_name } => {
+            if !is_valid_org_id(&org_id) {
+                return Err(Error::OrgNotFound);
+            }
+            let (key, record) = mint_key(key_name);
+            store.enable_api(&org_id, uid, &webhook_secret, &record).await?;
+            (org_id, key, record)
+        }
+    };
+    Ok(SignupResponse { org_id, secret: key.expose_secret().to_owned(), webhook_secret, key: view(&record) })
+}
+
+pub async fn create_key<S: KeyStore>(store: &S, uid: &str, org_id: &str, name: String) -> Result<CreatedKey, Error> {
+    if !is_valid_org_id(org_id) {
+        return Err(Error::OrgNotFound);
+    }
+    let (key, record) = mint_key(name);
+    store.create_key(org_id, uid, &record).await?;
+    let KeyView { id, name, prefix, created_at } = view(&record);
+    Ok(CreatedKey { id, name, prefix, secret: key.expose_secret().to_owned(), created_at })
+}
+
+pub async fn list_keys<S: KeyStore>(store: &S, uid: &str, org_id: &str, query: &ListQuery) -> Result<KeyList, Error> {
+    require_member(store, uid, org_id).await?;
+    let page = store.list_keys(org_id, query).await?;
+    Ok(KeyList { has_more: page.next_cursor.is_some(), next_cursor: page.next_cursor, data: page.data })
+}
+
+pub async fn revoke_key<S: KeyStore>(store: &S, uid: &str, org_id: &str, key_id: &str) -> Result<(), Error> {
+    require_member(store, uid, org_id).await?;
+    if !is_valid_key_id(key_id) {
+        return Err(Error::KeyNotFound);
+    }
+    store.revoke_key(org_id, uid, key_id, &rfc3339(crate::clock::now_secs())).await
+}
+
+/// Org ids that cannot exist and orgs the caller is not in look the same: 404 `org_not_found`.
+async fn require_member<S: KeyStore>(store: &S, uid: &str, org_id: &str) -> Result<(), Error> {
+    if is_valid_org_id(org_id) && store.is_member(org_id, uid).await? { Ok(()) } else { Err(Error::OrgNotFound) }
+}
+
+/// The hot path of `/verify` and the authorizer: the key from the headers, checked offline
+/// (shape and checksum), then one strongly consistent read. `last_used_at` is written only when
+/// the stored value is over a minute old; a failure to write it never refuses a valid key.
+pub async fn authenticate<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result<KeyRecord, Error> {
+    let key = api_key_from_headers(headers)?;
+    let hash = key.hash();
+    let record = store.find_key(&hash).await?.ok_or(Error::UnknownApiKey)?;
+    if record.revoked_at.is_some() {
+        return Err(Error::UnknownApiKey);
+    }
+    let now = crate::clock::now_secs();
+    if record.last_used_at.is_none_or(|at| at < now - TOUCH_INTERVAL_SECS) {
+        if let Err(err) = store.touch_key(&hash, now).await {
+            tracing::warn!(key_id = %record.key_id, error = %err, "could not record last_used_at");
+        }
+    }
+    Ok(record)
+}

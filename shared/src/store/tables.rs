@@ -1,0 +1,103 @@
+//! The table definitions, kept once in `infra/tables.json`: `template.yaml` declares the same
+//! keys (a test compares them) and local development creates tables from this file.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use serde::Deserialize;
+
+use crate::config::Tables;
+use crate::error::Error;
+
+pub const TABLES_JSON: &str = include_str!("../../../infra/tables.json");
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TableDefinition {
+    #[serde(default)]
+    pub description: String,
+    pub attribute_definitions: Vec<Attribute>,
+    pub key_schema: Vec<KeyElement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Attribute {
+    pub attribute_name: String,
+    pub attribute_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyElement {
+    pub attribute_name: String,
+    pub key_type: String,
+}
+
+/// `ApiKeys` and `Orgs`, by logical name.
+pub fn definitions() -> BTreeMap<String, TableDefinition> {
+    serde_json::from_str(TABLES_JSON).expect("infra/tables.json is valid (checked by a test)")
+}
+
+/// Creates each table that does not exist yet (local development and tests; in AWS the template
+/// owns the tables).
+pub async fn ensure_tables(client: &Client, tables: &Tables) -> Result<(), Error> {
+    let defs = definitions();
+    for (logical, physical) in [("ApiKeys", &tables.api_keys), ("Orgs", &tables.orgs)] {
+        let def = &defs[logical];
+        let result = client
+            .create_table()
+            .table_name(physical)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(
+                def.attribute_definitions
+                    .iter()
+                    .map(|a| {
+                        AttributeDefinition::builder()
+                            .attribute_name(&a.attribute_name)
+                            .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+                            .build()
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+            ))
+            .set_key_schema(Some(
+                def.key_schema
+                    .iter()
+                    .map(|k| {
+                        KeySchemaElement::builder()
+                            .attribute_name(&k.attribute_name)
+                            .key_type(KeyType::from(k.key_type.as_str()))
+                            .build()
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(err) => return Err(super::dynamodb::sdk_error("CreateTable", err)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definitions_parse_and_key_attributes_are_defined() {
+        let defs = definitions();
+        assert_eq!(defs.keys().collect::<Vec<_>>(), ["ApiKeys", "Orgs"]);
+        for def in defs.values() {
+            for k in &def.key_schema {
+                assert!(def.attribute_definitions.iter().any(|a| a.attribute_name == k.attribute_name));
+            }
+        }
+        assert_eq!(defs["ApiKeys"].key_schema[0].attribute_name, "key_hash");
+    }
+}
