@@ -97,3 +97,19 @@ fn with_headers(builder: lambda_http::http::response::Builder, body: Body) -> Re
 pub fn log_request(request_id: &str, route: &str, status: u16, org_id: Option<&str>, key_id: Option<&str>) {
     tracing::info!(request_id, route, status, org_id, key_id, "request");
 }
+
+/// The uid of the Firebase user calling (`Authorization: Bearer <ID token>`).
+pub async fn caller_uid(verifier: &crate::firebase::TokenVerifier, req: &Request) -> Result<String, Error> {
+    let token = crate::credentials::bearer_token(req.headers())?;
+    Ok(verifier.verify(token).await?.uid)
+}
+
+/// Turns a handler's result into the response, logging one line for the request.
+pub fn finish(request_id: &str, route: &str, result: Result<Response<Body>, Error>, org_id: Option<&str>) -> Response<Body> {
+    let response = match result {
+        Ok(response) => response,
+        Err(err) => error_response(&err, request_id),
+    };
+    log_request(request_id, route, response.status().as_u16(), org_id, None);
+    response
+}

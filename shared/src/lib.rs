@@ -31,3 +31,9 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     let config = aws_config::load_from_env().await;
     aws_sdk_dynamodb::Client::new(&config)
 }
+
+/// The key store of a function, from `API_KEYS_TABLE`/`ORGS_TABLE` and the Lambda environment.
+pub async fn store_from_env() -> Result<store::DynamoStore, config::ConfigError> {
+    let tables = config::Tables::from_env()?;
+    Ok(store::DynamoStore::new(dynamodb_client().await, tables))
+}

@@ -1,1 +1,175 @@
+//! The API Gateway custom authorizer in front of every downstream endpoint.
+//!
+//! - REST API REQUEST authorizer: a valid key gets an `Allow` for the whole stage
+//!   (`arn:aws:execute-api:<region>:<account>:<api>/<stage>/*`), principal = key id, context
+//!   `{org_id, key_id}` for billing; a missing, malformed, unknown or revoked key gets a `Deny`
+//!   whose context carries the contract's error code and message (the gateway response turns it
+//!   into 401 with the contract's body).
+//! - HTTP API payload 2.0: the simple response, `isAuthorized` + the same context.
+//! - DynamoDB failing: an `Err`, which API Gateway answers with a 5xx. Never an `Allow`.
 
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+};
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use http::HeaderMap;
+use overten::Error;
+use overten::service;
+use overten::store::{KeyRecord, KeyStore};
+use serde::Serialize;
+use serde_json::Value;
+
+/// What downstream integrations read as `requestContext.authorizer.*`.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct AuthContext {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// Why an event could not be answered at all (becomes a Lambda error, so API Gateway answers 5xx).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizerError {
+    #[error("not an API Gateway REQUEST authorizer event: {0}")]
+    BadEvent(String),
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+pub async fn handle<S: KeyStore>(store: &S, event: Value, request_id: &str) -> Result<Value, AuthorizerError> {
+    let result = if event.get("version").and_then(Value::as_str) == Some("2.0") {
+        let event: ApiGatewayV2CustomAuthorizerV2Request =
+            serde_json::from_value(event).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;
+        http_api(store, &event.headers).await.and_then(to_value)
+    } else {
+        let event: ApiGatewayCustomAuthorizerRequestTypeRequest =
+            serde_json::from_value(event).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;
+        rest_api(store, &event).await.and_then(to_value)
+    };
+    if let Err(err) = &result {
+        tracing::error!(request_id, error = %err, "authorizer failed closed");
+    }
+    result
+}
+
+/// The REST API's IAM-policy answer.
+pub async fn rest_api<S: KeyStore>(
+    store: &S,
+    event: &ApiGatewayCustomAuthorizerRequestTypeRequest,
+) -> Result<ApiGatewayCustomAuthorizerResponse<AuthContext>, AuthorizerError> {
+    let method_arn = event.method_arn.as_deref().unwrap_or_default();
+    let decision = decide(store, &event.headers).await?;
+    let mut response = ApiGatewayCustomAuthorizerResponse::<AuthContext>::default();
+    let (effect, resource) = match &decision {
+        Ok(key) => {
+            let stage = stage_arn(method_arn)
+                .ok_or_else(|| AuthorizerError::BadEvent("methodArn is not an execute-api ARN".into()))?;
+            response.principal_id = Some(key.key_id.clone());
+            (IamPolicyEffect::Allow, stage)
+        }
+        Err(_) => {
+            response.principal_id = Some("anonymous".into());
+            (IamPolicyEffect::Deny, stage_arn(method_arn).unwrap_or_else(|| "*".into()))
+        }
+    };
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec!["execute-api:Invoke".into()];
+    statement.effect = effect;
+    statement.resource = vec![resource];
+    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
+    policy.version = Some("2012-10-17".into());
+    policy.statement = vec![statement];
+    response.policy_document = policy;
+    response.context = context(&decision);
+    Ok(response)
+}
+
+/// The HTTP API's (payload 2.0) simple answer.
+pub async fn http_api<S: KeyStore>(
+    store: &S,
+    headers: &HeaderMap,
+) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse<AuthContext>, AuthorizerError> {
+    let decision = decide(store, headers).await?;
+    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<AuthContext>::default();
+    response.is_authorized = decision.is_ok();
+    response.context = context(&decision);
+    Ok(response)
+}
+
+/// `Ok(Ok(key))` allow, `Ok(Err(e))` deny with a client error, `Err` fail closed.
+async fn decide<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result<Result<KeyRecord, Error>, AuthorizerError> {
+    match service::authenticate(store, headers).await {
+        Ok(key) => {
+            tracing::info!(org_id = %key.org_id, key_id = %key.key_id, "allow");
+            Ok(Ok(key))
+        }
+        Err(err) if err.is_server_error() => Err(AuthorizerError::Store(err)),
+        Err(err) => {
+            tracing::info!(code = err.code(), "deny");
+            Ok(Err(err))
+        }
+    }
+}
+
+fn context(decision: &Result<KeyRecord, Error>) -> AuthContext {
+    match decision {
+        Ok(key) => AuthContext { org_id: Some(key.org_id.clone()), key_id: Some(key.key_id.clone()), ..Default::default() },
+        Err(err) => AuthContext {
+            error_code: Some(err.code().into()),
+            error_message: Some(err.public_message()),
+            ..Default::default()
+        },
+    }
+}
+
+/// `arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/v1/runs` →
+/// `arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*`: one decision covers the stage.
+pub fn stage_arn(method_arn: &str) -> Option<String> {
+    let (prefix, path) = method_arn.rsplit_once(':')?;
+    if !prefix.starts_with("arn:") || prefix.split(':').count() != 5 {
+        return None;
+    }
+    let mut parts = path.split('/');
+    let (api, stage) = (parts.next()?, parts.next()?);
+    if api.is_empty() || stage.is_empty() {
+        return None;
+    }
+    Some(format!("{prefix}:{api}/{stage}/*"))
+}
+
+fn to_value(response: impl Serialize) -> Result<Value, AuthorizerError> {
+    serde_json::to_value(response).map_err(|e| AuthorizerError::Store(Error::Internal(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stage_arn;
+
+    #[test]
+    fn stage_arn_covers_the_whole_stage() {
+        assert_eq!(
+            stage_arn("arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/GET/request").as_deref(),
+            Some("arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/*")
+        );
+        assert_eq!(stage_arn(""), None);
+        assert_eq!(stage_arn("arn:aws:execute-api:us-east-1:1:api"), None);
+        assert_eq!(stage_arn("not-an-arn/x/y"), None);
+    }
+}
+
+impl From<AuthorizerError> for lambda_runtime::Diagnostic {
+    fn from(err: AuthorizerError) -> Self {
+        let error_type = match &err {
+            AuthorizerError::BadEvent(_) => "BadEvent",
+            AuthorizerError::Store(e) if e.code() == "service_unavailable" => "ServiceUnavailable",
+            AuthorizerError::Store(_) => "InternalError",
+        };
+        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: err.to_string() }
+    }
+}

@@ -1,1 +1,13 @@
-fn main() {}
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    overten::logging::init();
+    let store = overten::store_from_env().await?;
+    let store = &store;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        authorizer::handle(store, event.payload, &event.context.request_id).await
+    }))
+    .await
+}

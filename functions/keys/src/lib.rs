@@ -1,1 +1,56 @@
+//! `/orgs/{org_id}/api-keys`: create, list and revoke an org's keys, for its members (Firebase
+//! ID token).
 
+use lambda_http::{Body, Request, Response};
+use overten::Error;
+use overten::firebase::TokenVerifier;
+use overten::http::{body, caller_uid, empty_response, finish, json_response, query, request_id, segments};
+use overten::requests::{CreateKeyRequest, parse_list_query};
+use overten::service;
+use overten::store::KeyStore;
+
+/// What a warm function keeps between invocations.
+pub struct App<S> {
+    pub store: S,
+    pub verifier: TokenVerifier,
+}
+
+pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
+    let request_id = request_id(&req);
+    let segments = segments(&req);
+    let (route, result) = match (req.method().as_str(), segments.as_slice()) {
+        ("POST", ["orgs", org, "api-keys"]) => ("POST /orgs/{org_id}/api-keys", create(app, &req, org).await),
+        ("GET", ["orgs", org, "api-keys"]) => ("GET /orgs/{org_id}/api-keys", list(app, &req, org).await),
+        ("DELETE", ["orgs", org, "api-keys", key]) => {
+            ("DELETE /orgs/{org_id}/api-keys/{key_id}", revoke(app, &req, org, key).await)
+        }
+        (_, ["orgs", _, "api-keys"] | ["orgs", _, "api-keys", _]) => ("unmatched", Err(Error::MethodNotAllowed)),
+        _ => ("unmatched", Err(Error::RouteNotFound)),
+    };
+    let org_id = match segments.as_slice() {
+        ["orgs", org, ..] if overten::ids::is_valid_org_id(org) => Some(*org),
+        _ => None,
+    };
+    finish(&request_id, route, result, org_id)
+}
+
+async fn create<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Result<Response<Body>, Error> {
+    let uid = caller_uid(&app.verifier, req).await?;
+    let request = CreateKeyRequest::parse(body(req)?)?;
+    let created = service::create_key(&app.store, &uid, org_id, request.name).await?;
+    Ok(json_response(201, &created))
+}
+
+async fn list<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Result<Response<Body>, Error> {
+    let uid = caller_uid(&app.verifier, req).await?;
+    let params = query(req);
+    let query = parse_list_query(params.iter())?;
+    let page = service::list_keys(&app.store, &uid, org_id, &query).await?;
+    Ok(json_response(200, &page))
+}
+
+async fn revoke<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str, key_id: &str) -> Result<Response<Body>, Error> {
+    let uid = caller_uid(&app.verifier, req).await?;
+    service::revoke_key(&app.store, &uid, org_id, key_id).await?;
+    Ok(empty_response(204))
+}

@@ -1,1 +1,11 @@
-fn main() {}
+use lambda_http::{service_fn, Error};
+use overten::config::FirebaseConfig;
+use overten::firebase::TokenVerifier;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    overten::logging::init();
+    let app = signup::App { store: overten::store_from_env().await?, verifier: TokenVerifier::new(&FirebaseConfig::from_env()?)? };
+    let app = &app;
+    lambda_http::run(service_fn(move |req| async move { Ok::<_, Error>(signup::handle(app, req).await) })).await
+}

@@ -1,1 +1,36 @@
+//! `GET /verify`: the cheapest call of the API. The key is checked offline (shape, checksum), then
+//! one strongly consistent `GetItem`; nothing else is on the way.
 
+use lambda_http::{Body, Request, Response};
+use overten::Error;
+use overten::http::{error_response, json_response, log_request, request_id, segments};
+use overten::service;
+use overten::store::KeyStore;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Verified<'a> {
+    org_id: &'a str,
+    key_id: &'a str,
+    key_name: &'a str,
+}
+
+pub async fn handle<S: KeyStore>(store: &S, req: Request) -> Response<Body> {
+    let request_id = request_id(&req);
+    let result = match (req.method().as_str(), segments(&req).as_slice()) {
+        ("GET", ["verify"]) => service::authenticate(store, req.headers()).await,
+        (_, ["verify"]) => Err(Error::MethodNotAllowed),
+        _ => Err(Error::RouteNotFound),
+    };
+    match result {
+        Ok(key) => {
+            log_request(&request_id, "GET /verify", 200, Some(&key.org_id), Some(&key.key_id));
+            json_response(200, &Verified { org_id: &key.org_id, key_id: &key.key_id, key_name: &key.name })
+        }
+        Err(err) => {
+            let response = error_response(&err, &request_id);
+            log_request(&request_id, "GET /verify", response.status().as_u16(), None, None);
+            response
+        }
+    }
+}

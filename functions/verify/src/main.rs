@@ -1,1 +1,9 @@
-fn main() {}
+use lambda_http::{service_fn, Error};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    overten::logging::init();
+    let store = overten::store_from_env().await?;
+    let store = &store;
+    lambda_http::run(service_fn(move |req| async move { Ok::<_, Error>(verify::handle(store, req).await) })).await
+}
