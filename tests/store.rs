@@ -1,0 +1,203 @@
+//! The DynamoDB adapter against DynamoDB Local: transactions, conditions, consistency.
+
+use overten::ApiKey;
+use overten::Error;
+use overten::clock::{now_secs, rfc3339};
+use overten::ids::{new_key_id, new_org_id, new_webhook_secret};
+use overten::store::{KeyStore, ListQuery, NewKey, NewOrg};
+use overten_tests::fresh_store;
+
+fn new_key(name: &str) -> (ApiKey, NewKey) {
+    let key = ApiKey::generate();
+    let record = NewKey {
+        key_id: new_key_id(overten::clock::now_millis()),
+        hash: key.hash(),
+        name: name.into(),
+        prefix: key.display_prefix().into(),
+        created_at: rfc3339(now_secs()),
+    };
+    (key, record)
+}
+
+fn new_org(owner: &str, with_api: bool) -> NewOrg {
+    NewOrg {
+        org_id: new_org_id(),
+        name: "Acme".into(),
+        owner_uid: owner.into(),
+        created_at: rfc3339(now_secs()),
+        webhook_secret: with_api.then(new_webhook_secret),
+    }
+}
+
+fn all() -> ListQuery {
+    ListQuery { limit: 100, cursor: None, include_revoked: true }
+}
+
+#[tokio::test]
+async fn org_owner_and_first_key_are_written_together_and_read_back_consistently() {
+    let store = fresh_store().await;
+    let org = new_org("uid-owner", true);
+    let (key, record) = new_key("default");
+    store.create_org_with_key(&org, &record).await.unwrap();
+
+    // Strongly consistent reads right after the write see everything.
+    let found = store.find_key(&key.hash()).await.unwrap().expect("key readable right after signup");
+    assert_eq!((found.org_id.as_str(), found.key_id.as_str(), found.name.as_str()), (org.org_id.as_str(), record.key_id.as_str(), "default"));
+    assert_eq!(found.prefix, key.display_prefix());
+    assert!(found.revoked_at.is_none());
+    assert!(store.is_member(&org.org_id, "uid-owner").await.unwrap());
+    assert!(!store.is_member(&org.org_id, "uid-stranger").await.unwrap());
+    let page = store.list_keys(&org.org_id, &all()).await.unwrap();
+    assert_eq!(page.data.len(), 1);
+    assert_eq!(page.data[0].id, record.key_id);
+
+    // Only the hash is stored: no attribute of any item holds the raw key.
+    let scan = store.client().scan().table_name(&store.tables().api_keys).send().await.unwrap();
+    let dump = format!("{:?}", scan.items());
+    assert!(!dump.contains(key.expose_secret()));
+    assert!(dump.contains(key.hash().as_str()));
+}
+
+#[tokio::test]
+async fn a_duplicate_hash_is_refused_and_nothing_of_that_signup_is_written() {
+    let store = fresh_store().await;
+    let (_key, record) = new_key("default");
+    let first = new_org("uid-a", true);
+    store.create_org_with_key(&first, &record).await.unwrap();
+
+    let second = new_org("uid-b", true);
+    let mut same_hash = record.clone();
+    same_hash.key_id = new_key_id(overten::clock::now_millis());
+    let err = store.create_org_with_key(&second, &same_hash).await.unwrap_err();
+    assert!(matches!(err, Error::Internal(_)), "{err:?}");
+    // The cancelled transaction left neither the second org nor its owner.
+    assert!(!store.is_member(&second.org_id, "uid-b").await.unwrap());
+    let meta = store
+        .client()
+        .get_item()
+        .table_name(&store.tables().orgs)
+        .key("org_id", aws_sdk_dynamodb::types::AttributeValue::S(second.org_id.clone()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("META".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(meta.item.is_none());
+    // And the key still belongs to the first org.
+    assert_eq!(store.find_key(&record.hash).await.unwrap().unwrap().org_id, first.org_id);
+}
+
+#[tokio::test]
+async fn a_revoke_through_another_org_is_refused() {
+    let store = fresh_store().await;
+    let org_a = new_org("uid-a", true);
+    let (key_a, record_a) = new_key("a");
+    store.create_org_with_key(&org_a, &record_a).await.unwrap();
+    let org_b = new_org("uid-b", true);
+    let (_, record_b) = new_key("b");
+    store.create_org_with_key(&org_b, &record_b).await.unwrap();
+
+    // B's owner names A's key under B: there is no such key in B.
+    let err = store.revoke_key(&org_b.org_id, "uid-b", &record_a.key_id, &rfc3339(now_secs())).await.unwrap_err();
+    assert!(matches!(err, Error::KeyNotFound), "{err:?}");
+    // B's owner names A's key under A: not a member of A.
+    let err = store.revoke_key(&org_a.org_id, "uid-b", &record_a.key_id, &rfc3339(now_secs())).await.unwrap_err();
+    assert!(matches!(err, Error::OrgNotFound), "{err:?}");
+    assert!(store.find_key(&key_a.hash()).await.unwrap().unwrap().revoked_at.is_none());
+
+    // A's owner can, and revoking again is fine.
+    store.revoke_key(&org_a.org_id, "uid-a", &record_a.key_id, &rfc3339(now_secs())).await.unwrap();
+    store.revoke_key(&org_a.org_id, "uid-a", &record_a.key_id, &rfc3339(now_secs())).await.unwrap();
+    assert!(store.find_key(&key_a.hash()).await.unwrap().unwrap().revoked_at.is_some());
+    let active = store.list_keys(&org_a.org_id, &ListQuery { include_revoked: false, ..all() }).await.unwrap();
+    assert!(active.data.is_empty());
+    assert_eq!(store.list_keys(&org_a.org_id, &all()).await.unwrap().data.len(), 1);
+}
+
+#[tokio::test]
+async fn enable_api_on_a_dashboard_org() {
+    let store = fresh_store().await;
+    let org = new_org("uid-owner", false);
+    store.create_org(&org).await.unwrap();
+    let (_, record) = new_key("default");
+
+    // Before API access, keys cannot be created.
+    let err = store.create_key(&org.org_id, "uid-owner", &record).await.unwrap_err();
+    assert!(matches!(err, Error::ApiNotEnabled), "{err:?}");
+    let err = store.enable_api(&org.org_id, "uid-stranger", "whsec_x", &record).await.unwrap_err();
+    assert!(matches!(err, Error::OrgNotFound), "{err:?}");
+    let err = store.enable_api(&new_org_id(), "uid-owner", "whsec_x", &record).await.unwrap_err();
+    assert!(matches!(err, Error::OrgNotFound), "{err:?}");
+    store.enable_api(&org.org_id, "uid-owner", "whsec_x", &record).await.unwrap();
+    let (_, again) = new_key("default");
+    let err = store.enable_api(&org.org_id, "uid-owner", "whsec_y", &again).await.unwrap_err();
+    assert!(matches!(err, Error::ApiAlreadyEnabled), "{err:?}");
+    assert!(store.find_key(&again.hash).await.unwrap().is_none(), "the refused signup wrote its key");
+    assert!(store.find_key(&record.hash).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn at_most_one_hundred_active_keys() {
+    let store = fresh_store().await;
+    let org = new_org("uid-owner", true);
+    let (_, first) = new_key("k0");
+    store.create_org_with_key(&org, &first).await.unwrap();
+    for i in 1..100 {
+        let (_, record) = new_key(&format!("k{i}"));
+        store.create_key(&org.org_id, "uid-owner", &record).await.unwrap();
+    }
+    let (_, extra) = new_key("k100");
+    let err = store.create_key(&org.org_id, "uid-owner", &extra).await.unwrap_err();
+    assert!(matches!(err, Error::KeyLimitReached(100)), "{err:?}");
+    assert!(store.find_key(&extra.hash).await.unwrap().is_none());
+    // Revoking one frees a slot.
+    store.revoke_key(&org.org_id, "uid-owner", &first.key_id, &rfc3339(now_secs())).await.unwrap();
+    store.create_key(&org.org_id, "uid-owner", &extra).await.unwrap();
+
+    // Pagination walks all active keys in creation order without repeats.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_keys(&org.org_id, &ListQuery { limit: 30, cursor: cursor.clone(), include_revoked: false }).await.unwrap();
+        seen.extend(page.data.iter().map(|k| k.id.clone()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 100);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen);
+    assert!(!seen.contains(&first.key_id));
+}
+
+#[tokio::test]
+async fn touch_key_writes_last_used_at_at_most_once_a_minute() {
+    let store = fresh_store().await;
+    let org = new_org("uid-owner", true);
+    let (key, record) = new_key("default");
+    store.create_org_with_key(&org, &record).await.unwrap();
+    let t0 = now_secs();
+    store.touch_key(&key.hash(), t0).await.unwrap();
+    assert_eq!(store.find_key(&key.hash()).await.unwrap().unwrap().last_used_at, Some(t0));
+    // Within the minute: the condition keeps the first value.
+    store.touch_key(&key.hash(), t0 + 30).await.unwrap();
+    assert_eq!(store.find_key(&key.hash()).await.unwrap().unwrap().last_used_at, Some(t0));
+    store.touch_key(&key.hash(), t0 + 61).await.unwrap();
+    assert_eq!(store.find_key(&key.hash()).await.unwrap().unwrap().last_used_at, Some(t0 + 61));
+    // An unknown key is not created by a touch.
+    let other = ApiKey::generate();
+    store.touch_key(&other.hash(), t0).await.unwrap();
+    assert!(store.find_key(&other.hash()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_unreachable_dynamodb_is_unavailable_not_internal() {
+    let client = overten_tests::ddb_client_at("http://127.0.0.1:9").await;
+    let store = overten::store::DynamoStore::new(client, overten_tests::fresh_tables().await);
+    let err = store.find_key(&ApiKey::generate().hash()).await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+    assert_eq!(err.status(), 503);
+}
