@@ -30,7 +30,10 @@ struct KeySet {
 #[derive(Default)]
 struct State {
     set: Option<Arc<KeySet>>,
+    /// Any fetch, successful or not: bounds refetches for unknown kids.
     last_attempt: Option<Instant>,
+    /// The last failed fetch: while recent, a stale set is used instead of retrying.
+    last_failure: Option<Instant>,
 }
 
 pub struct JwksCache {
@@ -81,12 +84,14 @@ impl JwksCache {
                 let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
                 state.set = Some(set.clone());
                 state.last_attempt = Some(now);
+                state.last_failure = None;
                 drop(state);
                 set.keys.get(kid).cloned().ok_or_else(unknown_kid)
             }
             Err(err) => {
                 let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
                 state.last_attempt = Some(now);
+                state.last_failure = Some(now);
                 tracing::warn!(error = %err, kept_old_keys = state.set.is_some(), "refreshing Firebase signing keys failed");
                 match state.set.as_ref().and_then(|set| set.keys.get(kid)) {
                     Some(key) => Ok(key.clone()),
@@ -99,12 +104,13 @@ impl JwksCache {
     /// `Some(answer)` when the cache can answer without a fetch.
     fn cached(&self, kid: &str, now: Instant) -> Option<Result<DecodingKey, Error>> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let recently_tried = state.last_attempt.is_some_and(|t| now.duration_since(t) < MIN_REFETCH_INTERVAL);
+        let recent = |t: Option<Instant>| t.is_some_and(|t| now.duration_since(t) < MIN_REFETCH_INTERVAL);
         let set = state.set.as_ref()?;
         let fresh = now < set.expires_at;
+        let recently_tried = recent(state.last_attempt);
         match set.keys.get(kid) {
             // Fresh, or stale but a refresh just failed: keep using the last good key.
-            Some(key) if fresh || recently_tried => Some(Ok(key.clone())),
+            Some(key) if fresh || recent(state.last_failure) => Some(Ok(key.clone())),
             // An unknown kid refetches at most once a minute.
             None if recently_tried => Some(Err(unknown_kid())),
             _ => None,
