@@ -5,7 +5,9 @@
 use lambda_http::{Body, Response};
 use overten::store::{DynamoStore, KeyStore, NewOrg};
 use overten_tests::counting::CountingStore;
-use overten_tests::events::{body_json, http_api_authorizer_event, rest_authorizer_event, rest_request};
+use overten_tests::events::{
+    body_json, http_api_authorizer_event, rest_authorizer_event, rest_request, rest_request_with_authorizer,
+};
 use overten_tests::tokens::{claims, unsigned};
 use overten_tests::{PROJECT_ID, emulator_user, emulator_verifier, fresh_store, logs};
 use serde_json::{Value, json};
@@ -104,7 +106,9 @@ async fn the_docs_page_story_end_to_end() {
     }
 
     // A second key: its secret in this response only.
-    let response = stack.keys("POST", &format!("/orgs/{org_id}/api-keys"), &token, Some(r#"{"name":"billing-service-prod"}"#)).await;
+    let response = stack
+        .keys("POST", &format!("/orgs/{org_id}/api-keys"), &token, Some(r#"{"name":"billing-service-prod"}"#))
+        .await;
     assert_eq!(response.status(), 201);
     let second = body_json(&response);
     let second_secret = second["secret"].as_str().unwrap().to_owned();
@@ -149,7 +153,8 @@ async fn the_docs_page_story_end_to_end() {
     assert_eq!(response.status(), 204);
     let active = body_json(&stack.keys("GET", &format!("/orgs/{org_id}/api-keys"), &token, None).await);
     assert_eq!(active["data"].as_array().unwrap().len(), 1);
-    let all = body_json(&stack.keys("GET", &format!("/orgs/{org_id}/api-keys?include_revoked=true"), &token, None).await);
+    let all =
+        body_json(&stack.keys("GET", &format!("/orgs/{org_id}/api-keys?include_revoked=true"), &token, None).await);
     assert_eq!(all["data"].as_array().unwrap().len(), 2);
     assert!(all["data"].as_array().unwrap().iter().any(|k| k["revoked_at"].is_string()));
 
@@ -177,7 +182,8 @@ async fn signup_with_an_existing_org() {
     let body = format!(r#"{{"existing_org_id":"{}","key_name":"ci"}}"#, org.org_id);
 
     // Keys cannot be created before API access is on.
-    let response = stack.keys("POST", &format!("/orgs/{}/api-keys", org.org_id), &owner_token, Some(r#"{"name":"x"}"#)).await;
+    let response =
+        stack.keys("POST", &format!("/orgs/{}/api-keys", org.org_id), &owner_token, Some(r#"{"name":"x"}"#)).await;
     assert_error(&response, 409, "api_not_enabled");
     // A non-member: 404, and nothing written.
     assert_error(&stack.signup(&stranger_token, &body).await, 404, "org_not_found");
@@ -207,11 +213,27 @@ async fn members_of_one_org_cannot_touch_another() {
     let list = stack.keys("GET", &format!("/orgs/{org_a}/api-keys"), &token_b, None).await;
     assert_error(&list, 404, "org_not_found");
     assert!(!body_json(&list).to_string().contains(key_a));
-    assert_error(&stack.keys("POST", &format!("/orgs/{org_a}/api-keys"), &token_b, Some(r#"{"name":"x"}"#)).await, 404, "org_not_found");
-    assert_error(&stack.keys("DELETE", &format!("/orgs/{org_a}/api-keys/{key_a}"), &token_b, None).await, 404, "org_not_found");
+    assert_error(
+        &stack.keys("POST", &format!("/orgs/{org_a}/api-keys"), &token_b, Some(r#"{"name":"x"}"#)).await,
+        404,
+        "org_not_found",
+    );
+    assert_error(
+        &stack.keys("DELETE", &format!("/orgs/{org_a}/api-keys/{key_a}"), &token_b, None).await,
+        404,
+        "org_not_found",
+    );
     // Through B's own org, A's key does not exist.
-    assert_error(&stack.keys("DELETE", &format!("/orgs/{org_b}/api-keys/{key_a}"), &token_b, None).await, 404, "key_not_found");
-    assert_error(&stack.keys("DELETE", &format!("/orgs/{org_b}/api-keys/garbage"), &token_b, None).await, 404, "key_not_found");
+    assert_error(
+        &stack.keys("DELETE", &format!("/orgs/{org_b}/api-keys/{key_a}"), &token_b, None).await,
+        404,
+        "key_not_found",
+    );
+    assert_error(
+        &stack.keys("DELETE", &format!("/orgs/{org_b}/api-keys/garbage"), &token_b, None).await,
+        404,
+        "key_not_found",
+    );
     // A's key still works.
     assert_eq!(stack.verify(&[("X-API-Key", &secret_a)]).await.status(), 200);
 }
@@ -255,7 +277,11 @@ async fn bad_requests_get_the_contracts_errors() {
     assert_error(&stack.keys("GET", "/orgs", &token, None).await, 404, "not_found");
     assert_error(&stack.keys("PUT", &keys_path, &token, None).await, 405, "method_not_allowed");
     assert_error(&verify::handle(&stack.store, rest_request("GET", "/nope", &[], None)).await, 404, "not_found");
-    assert_error(&verify::handle(&stack.store, rest_request("POST", "/verify", &[], None)).await, 405, "method_not_allowed");
+    assert_error(
+        &verify::handle(&stack.store, rest_request("POST", "/verify", &[], None)).await,
+        405,
+        "method_not_allowed",
+    );
     let response = signup::handle(&stack.signup, rest_request("GET", "/signup", &[], None)).await;
     assert_error(&response, 405, "method_not_allowed");
 }
@@ -264,7 +290,8 @@ async fn bad_requests_get_the_contracts_errors() {
 async fn firebase_routes_need_a_valid_token() {
     let stack = Stack::new().await;
     let now = overten::clock::now_secs();
-    let no_auth = signup::handle(&stack.signup, rest_request("POST", "/signup", &[], Some(r#"{"org_name":"A"}"#))).await;
+    let no_auth =
+        signup::handle(&stack.signup, rest_request("POST", "/signup", &[], Some(r#"{"org_name":"A"}"#))).await;
     assert_error(&no_auth, 401, "missing_token");
     assert_error(&stack.signup("not-a-jwt", r#"{"org_name":"A"}"#).await, 401, "invalid_token");
     let mut expired = claims(PROJECT_ID, "uid-x", now - 7200);
@@ -286,7 +313,12 @@ async fn malformed_keys_cost_no_database_call() {
     let mut typo = good.expose_secret().to_owned();
     let last = typo.pop().unwrap();
     typo.push(if last == 'a' { 'b' } else { 'a' });
-    for headers in [vec![], vec![("X-API-Key", "sk_live_short")], vec![("X-API-Key", typo.as_str())], vec![("Authorization", "Basic abc")]] {
+    for headers in [
+        vec![],
+        vec![("X-API-Key", "sk_live_short")],
+        vec![("X-API-Key", typo.as_str())],
+        vec![("Authorization", "Basic abc")],
+    ] {
         let response = verify::handle(&counting, rest_request("GET", "/verify", &headers, None)).await;
         assert_eq!(response.status(), 401);
         let answer = authorizer::handle(&counting, rest_authorizer_event(&headers), "r").await.unwrap();
@@ -295,7 +327,8 @@ async fn malformed_keys_cost_no_database_call() {
     assert_error(&verify::handle(&counting, rest_request("GET", "/verify", &[], None)).await, 401, "missing_api_key");
     assert_eq!(counting.calls(), 0);
     // A well-formed unknown key costs exactly one read.
-    let response = verify::handle(&counting, rest_request("GET", "/verify", &[("X-API-Key", good.expose_secret())], None)).await;
+    let response =
+        verify::handle(&counting, rest_request("GET", "/verify", &[("X-API-Key", good.expose_secret())], None)).await;
     assert_error(&response, 401, "invalid_api_key");
     assert_eq!(counting.calls(), 1);
 }
@@ -307,11 +340,15 @@ async fn authorizer_answers_aws_sample_events() {
     let (org, secret, body) = stack.new_org(&token).await;
 
     // The REST REQUEST-authorizer sample from aws_lambda_events, with a key header added.
-    let mut event: Value = serde_json::from_str(include_str!("events/aws/example-apigw-custom-auth-request-type-request.json")).unwrap();
+    let mut event: Value =
+        serde_json::from_str(include_str!("events/aws/example-apigw-custom-auth-request-type-request.json")).unwrap();
     event["headers"]["X-API-Key"] = json!(secret);
     let answer = authorizer::handle(&stack.store, event.clone(), "r").await.unwrap();
     assert_eq!(effect(&answer), "Allow");
-    assert_eq!(answer["policyDocument"]["Statement"][0]["Resource"][0], "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/*");
+    assert_eq!(
+        answer["policyDocument"]["Statement"][0]["Resource"][0],
+        "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/*"
+    );
     assert_eq!(answer["policyDocument"]["Statement"][0]["Action"][0], "execute-api:Invoke");
     assert_eq!(answer["context"]["org_id"], org.as_str());
     assert_eq!(answer["context"]["key_id"], body["key"]["id"]);
@@ -324,7 +361,8 @@ async fn authorizer_answers_aws_sample_events() {
     assert!(answer["context"].get("org_id").is_none());
 
     // The HTTP API payload-2.0 sample.
-    let mut v2: Value = serde_json::from_str(include_str!("events/aws/example-apigw-v2-custom-authorizer-v2-request.json")).unwrap();
+    let mut v2: Value =
+        serde_json::from_str(include_str!("events/aws/example-apigw-v2-custom-authorizer-v2-request.json")).unwrap();
     v2["headers"]["authorization"] = json!(format!("Bearer {secret}"));
     let answer = authorizer::handle(&stack.store, v2.clone(), "r").await.unwrap();
     assert_eq!(answer["isAuthorized"], true);
@@ -333,7 +371,8 @@ async fn authorizer_answers_aws_sample_events() {
     let answer = authorizer::handle(&stack.store, v2, "r").await.unwrap();
     assert_eq!(answer["isAuthorized"], false);
     assert_eq!(answer["context"]["error_code"], "invalid_api_key");
-    let answer = authorizer::handle(&stack.store, http_api_authorizer_event(&[("X-API-Key", &secret)]), "r").await.unwrap();
+    let answer =
+        authorizer::handle(&stack.store, http_api_authorizer_event(&[("X-API-Key", &secret)]), "r").await.unwrap();
     assert_eq!(answer["isAuthorized"], true);
 }
 
@@ -342,13 +381,75 @@ async fn the_authorizer_and_verify_fail_closed_when_dynamodb_is_down() {
     let client = overten_tests::ddb_client_at("http://127.0.0.1:9").await;
     let store = DynamoStore::new(client, overten_tests::fresh_tables().await);
     let key = overten::ApiKey::generate();
-    let err = authorizer::handle(&store, rest_authorizer_event(&[("X-API-Key", key.expose_secret())]), "r").await.unwrap_err();
+    let err = authorizer::handle(&store, rest_authorizer_event(&[("X-API-Key", key.expose_secret())]), "r")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("unavailable"), "{err}");
     let err = authorizer::handle(&store, http_api_authorizer_event(&[("X-API-Key", key.expose_secret())]), "r").await;
     assert!(err.is_err());
-    let response = verify::handle(&store, rest_request("GET", "/verify", &[("X-API-Key", key.expose_secret())], None)).await;
+    let response =
+        verify::handle(&store, rest_request("GET", "/verify", &[("X-API-Key", key.expose_secret())], None)).await;
     assert_error(&response, 503, "service_unavailable");
     assert!(!body_json(&response).to_string().contains("127.0.0.1"), "internal detail leaked");
     // A malformed event is an error too, never an Allow.
     assert!(authorizer::handle(&store, json!({"type": "REQUEST"}), "r").await.is_err());
+}
+
+#[tokio::test]
+async fn a_downstream_route_reads_the_authorizers_context() {
+    let stack = Stack::new().await;
+    let (_, token) = emulator_user().await;
+    let (org, secret, body) = stack.new_org(&token).await;
+    // What API Gateway does: run the authorizer, then hand its context to the integration.
+    let answer = stack.authorize(&[("X-API-Key", &secret)]).await;
+    let request =
+        rest_request_with_authorizer("GET", "/v1/whoami", &[("X-API-Key", &secret)], None, answer["context"].clone());
+    let response = whoami::handle(request).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(body_json(&response), json!({"org_id": org, "key_id": body["key"]["id"]}));
+    // Deployed without the authorizer: a server error, never an anonymous answer.
+    let response = whoami::handle(rest_request("GET", "/v1/whoami", &[], None)).await;
+    assert_error(&response, 500, "internal_error");
+}
+
+/// The example events of `tests/events/` (what `cargo lambda invoke --data-file` sends), with
+/// their placeholders filled in, get the expected answers from each function.
+#[tokio::test]
+async fn the_example_events_drive_each_function() {
+    let stack = Stack::new().await;
+    let (_, token) = emulator_user().await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
+    let load = |name: &str, fill: &[(&str, &str)]| {
+        let mut text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        for (placeholder, value) in fill {
+            text = text.replace(placeholder, value);
+        }
+        assert!(!text.contains("REPLACE_WITH_"), "{name}: placeholder left");
+        text
+    };
+    let http = |text: String| lambda_http::request::from_str(&text).unwrap();
+
+    let signup = signup::handle(&stack.signup, http(load("signup.json", &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &token)]))).await;
+    assert_eq!(signup.status(), 201);
+    let created = body_json(&signup);
+    let (org, secret) = (created["org_id"].as_str().unwrap(), created["secret"].as_str().unwrap());
+    let fill = [("REPLACE_WITH_FIREBASE_ID_TOKEN", token.as_str()), ("REPLACE_WITH_ORG_ID", org), ("REPLACE_WITH_API_KEY", secret)];
+
+    let response = keys::handle(&stack.keys, http(load("keys-create.json", &fill))).await;
+    assert_eq!(response.status(), 201);
+    let new_key = body_json(&response)["id"].as_str().unwrap().to_owned();
+    let response = keys::handle(&stack.keys, http(load("keys-list.json", &fill))).await;
+    assert_eq!(body_json(&response)["data"].as_array().unwrap().len(), 2);
+    let response = verify::handle(&stack.store, http(load("verify.json", &fill))).await;
+    assert_eq!(body_json(&response)["org_id"], org);
+    for name in ["authorizer-rest.json", "authorizer-http-api.json"] {
+        let event: Value = serde_json::from_str(&load(name, &fill)).unwrap();
+        let answer = authorizer::handle(&stack.store, event, "r").await.unwrap();
+        assert!(answer["isAuthorized"] == true || effect(&answer) == "Allow", "{name}: {answer}");
+    }
+    let fill_key = [fill[0], fill[1], fill[2], ("REPLACE_WITH_KEY_ID", new_key.as_str())];
+    let response = whoami::handle(http(load("whoami.json", &fill_key))).await;
+    assert_eq!(body_json(&response)["org_id"], org);
+    let response = keys::handle(&stack.keys, http(load("keys-revoke.json", &fill_key))).await;
+    assert_eq!(response.status(), 204);
 }

@@ -42,7 +42,10 @@ async fn org_owner_and_first_key_are_written_together_and_read_back_consistently
 
     // Strongly consistent reads right after the write see everything.
     let found = store.find_key(&key.hash()).await.unwrap().expect("key readable right after signup");
-    assert_eq!((found.org_id.as_str(), found.key_id.as_str(), found.name.as_str()), (org.org_id.as_str(), record.key_id.as_str(), "default"));
+    assert_eq!(
+        (found.org_id.as_str(), found.key_id.as_str(), found.name.as_str()),
+        (org.org_id.as_str(), record.key_id.as_str(), "default")
+    );
     assert_eq!(found.prefix, key.display_prefix());
     assert!(found.revoked_at.is_none());
     assert!(store.is_member(&org.org_id, "uid-owner").await.unwrap());
@@ -158,7 +161,10 @@ async fn at_most_one_hundred_active_keys() {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.list_keys(&org.org_id, &ListQuery { limit: 30, cursor: cursor.clone(), include_revoked: false }).await.unwrap();
+        let page = store
+            .list_keys(&org.org_id, &ListQuery { limit: 30, cursor: cursor.clone(), include_revoked: false })
+            .await
+            .unwrap();
         seen.extend(page.data.iter().map(|k| k.id.clone()));
         match page.next_cursor {
             Some(next) => cursor = Some(next),

@@ -5,9 +5,9 @@
 
 use std::fmt;
 
+use rand::TryRngCore;
 use rand::distr::{Alphanumeric, Distribution};
 use rand::rngs::OsRng;
-use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 
 /// The literal every live key starts with.
@@ -167,9 +167,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn is_key_shape(s: &str) -> bool {
-        s.len() == 36
-            && s.starts_with("sk_live_")
-            && s[8..].bytes().all(|b| b.is_ascii_alphanumeric())
+        s.len() == 36 && s.starts_with("sk_live_") && s[8..].bytes().all(|b| b.is_ascii_alphanumeric())
     }
 
     #[test]
@@ -235,10 +233,7 @@ mod tests {
         }
         let total = (n * RANDOM_LEN) as f64;
         let expected = total / 62.0;
-        let chi2: f64 = counts
-            .iter()
-            .map(|&c| (c as f64 - expected).powi(2) / expected)
-            .sum();
+        let chi2: f64 = counts.iter().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
         // 61 degrees of freedom: the 99.99th percentile is about 114. A modulo-biased sampler
         // (bytes % 62) over this many draws lands far above it.
         assert!(chi2 < 114.0, "chi-square {chi2} over 61 d.o.f.");
@@ -247,10 +242,7 @@ mod tests {
     #[test]
     fn hash_is_sha256_hex_of_the_whole_key() {
         // sha256("abc") from FIPS 180-2.
-        assert_eq!(
-            KeyHash::of("abc").as_str(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(KeyHash::of("abc").as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         let key = ApiKey::generate();
         let hex = key.hash();
         assert_eq!(hex.as_str().len(), 64);

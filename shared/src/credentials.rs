@@ -51,10 +51,8 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>,
     let Some(value) = headers.get(name) else {
         return Ok(None);
     };
-    let text = value
-        .to_str()
-        .map_err(|_| Error::InvalidApiKey(crate::api_key::KeyFormatError::InvalidCharacter))?
-        .trim();
+    let text =
+        value.to_str().map_err(|_| Error::InvalidApiKey(crate::api_key::KeyFormatError::InvalidCharacter))?.trim();
     Ok((!text.is_empty()).then_some(text))
 }
 
@@ -89,16 +87,11 @@ mod tests {
     fn x_api_key_wins_over_authorization() {
         let a = ApiKey::generate();
         let b = ApiKey::generate();
-        let h = headers(&[
-            ("authorization", &format!("Bearer {}", b.expose_secret())),
-            ("x-api-key", a.expose_secret()),
-        ]);
+        let h =
+            headers(&[("authorization", &format!("Bearer {}", b.expose_secret())), ("x-api-key", a.expose_secret())]);
         assert_eq!(api_key_from_headers(&h).unwrap(), a);
         // Even an invalid X-API-Key wins: it is not silently replaced by the other header.
-        let h = headers(&[
-            ("x-api-key", "sk_live_nope"),
-            ("authorization", &format!("Bearer {}", b.expose_secret())),
-        ]);
+        let h = headers(&[("x-api-key", "sk_live_nope"), ("authorization", &format!("Bearer {}", b.expose_secret()))]);
         assert!(matches!(api_key_from_headers(&h), Err(Error::InvalidApiKey(_))));
     }
 
@@ -109,14 +102,8 @@ mod tests {
             api_key_from_headers(&headers(&[("authorization", "Basic dXNlcjpwYXNz")])),
             Err(Error::MissingApiKey)
         ));
-        assert!(matches!(
-            api_key_from_headers(&headers(&[("authorization", "Bearer ")])),
-            Err(Error::MissingApiKey)
-        ));
-        assert!(matches!(
-            api_key_from_headers(&headers(&[("x-api-key", "garbage")])),
-            Err(Error::InvalidApiKey(_))
-        ));
+        assert!(matches!(api_key_from_headers(&headers(&[("authorization", "Bearer ")])), Err(Error::MissingApiKey)));
+        assert!(matches!(api_key_from_headers(&headers(&[("x-api-key", "garbage")])), Err(Error::InvalidApiKey(_))));
         let mut raw = HeaderMap::new();
         raw.insert("x-api-key", HeaderValue::from_bytes(b"sk_live_\xff").unwrap());
         assert!(matches!(api_key_from_headers(&raw), Err(Error::InvalidApiKey(_))));
@@ -126,9 +113,6 @@ mod tests {
     fn bearer_token_for_firebase_routes() {
         assert_eq!(bearer_token(&headers(&[("authorization", "Bearer a.b.c")])).unwrap(), "a.b.c");
         assert!(matches!(bearer_token(&headers(&[])), Err(Error::MissingToken)));
-        assert!(matches!(
-            bearer_token(&headers(&[("authorization", "Token a.b.c")])),
-            Err(Error::MissingToken)
-        ));
+        assert!(matches!(bearer_token(&headers(&[("authorization", "Token a.b.c")])), Err(Error::MissingToken)));
     }
 }

@@ -105,7 +105,12 @@ pub async fn caller_uid(verifier: &crate::firebase::TokenVerifier, req: &Request
 }
 
 /// Turns a handler's result into the response, logging one line for the request.
-pub fn finish(request_id: &str, route: &str, result: Result<Response<Body>, Error>, org_id: Option<&str>) -> Response<Body> {
+pub fn finish(
+    request_id: &str,
+    route: &str,
+    result: Result<Response<Body>, Error>,
+    org_id: Option<&str>,
+) -> Response<Body> {
     let response = match result {
         Ok(response) => response,
         Err(err) => error_response(&err, request_id),

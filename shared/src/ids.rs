@@ -35,8 +35,7 @@ fn is_id_with_prefix(s: &str, prefix: &str) -> bool {
     let Some(rest) = s.strip_prefix(prefix) else {
         return false;
     };
-    (1..=64).contains(&rest.len())
-        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]

@@ -36,17 +36,22 @@ impl SignupRequest {
             None => DEFAULT_KEY_NAME.to_owned(),
         };
         match (body.org_name, body.existing_org_id) {
-            (Some(org_name), None) => {
-                Ok(SignupRequest::NewOrg { org_name: validate_name("org_name", org_name, MAX_ORG_NAME_CHARS)?, key_name })
-            }
+            (Some(org_name), None) => Ok(SignupRequest::NewOrg {
+                org_name: validate_name("org_name", org_name, MAX_ORG_NAME_CHARS)?,
+                key_name,
+            }),
             (None, Some(org_id)) => {
                 if org_id.is_empty() {
                     return Err(Error::InvalidRequest("`existing_org_id` must not be empty".into()));
                 }
                 Ok(SignupRequest::ExistingOrg { org_id, key_name })
             }
-            (Some(_), Some(_)) => Err(Error::InvalidRequest("give either `org_name` or `existing_org_id`, not both".into())),
-            (None, None) => Err(Error::InvalidRequest("give `org_name` (new org) or `existing_org_id` (existing org)".into())),
+            (Some(_), Some(_)) => {
+                Err(Error::InvalidRequest("give either `org_name` or `existing_org_id`, not both".into()))
+            }
+            (None, None) => {
+                Err(Error::InvalidRequest("give `org_name` (new org) or `existing_org_id` (existing org)".into()))
+            }
         }
     }
 }
@@ -72,11 +77,9 @@ pub fn parse_list_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>
     for (name, value) in params {
         match name {
             "limit" => {
-                query.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_ACTIVE_KEYS).contains(n))
-                    .ok_or_else(|| Error::InvalidRequest(format!("`limit` must be an integer from 1 to {MAX_ACTIVE_KEYS}")))?;
+                query.limit = value.parse().ok().filter(|n| (1..=MAX_ACTIVE_KEYS).contains(n)).ok_or_else(|| {
+                    Error::InvalidRequest(format!("`limit` must be an integer from 1 to {MAX_ACTIVE_KEYS}"))
+                })?;
             }
             "cursor" => {
                 if !is_valid_key_id(value) {
@@ -111,7 +114,9 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         let what = match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => "the request body is not valid JSON".to_owned(),
             // serde's data messages name the field and the expected type, which is what a caller needs.
-            Category::Data => format!("the request body does not match the expected shape: {}", strip_position(&e.to_string())),
+            Category::Data => {
+                format!("the request body does not match the expected shape: {}", strip_position(&e.to_string()))
+            }
         };
         Error::InvalidRequest(what)
     })
@@ -176,15 +181,15 @@ mod tests {
         assert!(bad(r#"{"org_name":"A","extra":1}"#).contains("unknown field"));
         assert!(bad(r#"["org_name"]"#).contains("shape"));
         assert!(bad(r#"{"existing_org_id":""}"#).contains("empty"));
-        assert!(matches!(
-            SignupRequest::parse(&vec![b' '; MAX_BODY_BYTES + 1]),
-            Err(Error::PayloadTooLarge(_))
-        ));
+        assert!(matches!(SignupRequest::parse(&vec![b' '; MAX_BODY_BYTES + 1]), Err(Error::PayloadTooLarge(_))));
     }
 
     #[test]
     fn create_key_bodies() {
-        assert_eq!(CreateKeyRequest::parse(br#"{"name":"billing-service-prod"}"#).unwrap().name, "billing-service-prod");
+        assert_eq!(
+            CreateKeyRequest::parse(br#"{"name":"billing-service-prod"}"#).unwrap().name,
+            "billing-service-prod"
+        );
         for body in [r#"{}"#, r#"{"name":null}"#, r#"{"name":""}"#, r#"{"name":"a\nb"}"#, "null"] {
             assert!(matches!(CreateKeyRequest::parse(body.as_bytes()), Err(Error::InvalidRequest(_))), "{body}");
         }
@@ -196,7 +201,15 @@ mod tests {
         assert_eq!((q.limit, q.cursor, q.include_revoked), (100, None, false));
         let q = parse_list_query([("limit", "5"), ("include_revoked", "true"), ("cursor", "key_abc")]).unwrap();
         assert_eq!((q.limit, q.cursor.as_deref(), q.include_revoked), (5, Some("key_abc"), true));
-        for (k, v) in [("limit", "0"), ("limit", "101"), ("limit", "x"), ("limit", "-1"), ("cursor", "zzz"), ("include_revoked", "yes"), ("foo", "1")] {
+        for (k, v) in [
+            ("limit", "0"),
+            ("limit", "101"),
+            ("limit", "x"),
+            ("limit", "-1"),
+            ("cursor", "zzz"),
+            ("include_revoked", "yes"),
+            ("foo", "1"),
+        ] {
             assert!(matches!(parse_list_query([(k, v)]), Err(Error::InvalidRequest(_))), "{k}={v}");
         }
     }

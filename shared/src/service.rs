@@ -11,8 +11,8 @@ use crate::credentials::api_key_from_headers;
 use crate::error::Error;
 use crate::ids::{is_valid_key_id, is_valid_org_id, new_key_id, new_org_id, new_webhook_secret};
 use crate::requests::SignupRequest;
-use crate::store::{KeyRecord, KeyStore, ListQuery, NewKey, NewOrg};
 use crate::store::TOUCH_INTERVAL_SECS;
+use crate::store::{KeyRecord, KeyStore, ListQuery, NewKey, NewOrg};
 
 /// The public fields of a key.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -140,10 +140,10 @@ pub async fn authenticate<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result
         return Err(Error::UnknownApiKey);
     }
     let now = crate::clock::now_secs();
-    if record.last_used_at.is_none_or(|at| at < now - TOUCH_INTERVAL_SECS) {
-        if let Err(err) = store.touch_key(&hash, now).await {
-            tracing::warn!(key_id = %record.key_id, error = %err, "could not record last_used_at");
-        }
+    if record.last_used_at.is_none_or(|at| at < now - TOUCH_INTERVAL_SECS)
+        && let Err(err) = store.touch_key(&hash, now).await
+    {
+        tracing::warn!(key_id = %record.key_id, error = %err, "could not record last_used_at");
     }
     Ok(record)
 }

@@ -8,6 +8,18 @@ pub const METHOD_ARN_PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:
 /// A REST API proxy event for `method path` (query string allowed), decoded by lambda_http exactly
 /// as in Lambda.
 pub fn rest_request(method: &str, path_and_query: &str, headers: &[(&str, &str)], body: Option<&str>) -> Request {
+    rest_request_with_authorizer(method, path_and_query, headers, body, Value::Null)
+}
+
+/// The same, as a route behind the authorizer receives it: `requestContext.authorizer` holds the
+/// authorizer's context.
+pub fn rest_request_with_authorizer(
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    authorizer: Value,
+) -> Request {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let mut single = Map::new();
     let mut multi = Map::new();
@@ -38,6 +50,7 @@ pub fn rest_request(method: &str, path_and_query: &str, headers: &[(&str, &str)]
             "path": format!("/test{path}"),
             "protocol": "HTTP/1.1",
             "requestTimeEpoch": 1_700_000_000_000u64,
+            "authorizer": authorizer,
         },
         "body": body,
         "isBase64Encoded": false,

@@ -72,10 +72,8 @@ pub fn emulator_verifier() -> TokenVerifier {
 /// A user signed up through the Auth emulator's REST API: `(uid, id_token)`.
 pub async fn emulator_user() -> (String, String) {
     let email = format!("dev-{}@example.com", overten::api_key::random_base62(12).to_lowercase());
-    let url = format!(
-        "http://{}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key",
-        auth_emulator_host()
-    );
+    let url =
+        format!("http://{}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key", auth_emulator_host());
     let response: Value = reqwest::Client::new()
         .post(url)
         .json(&serde_json::json!({"email": email, "password": "correct-horse-battery", "returnSecureToken": true}))

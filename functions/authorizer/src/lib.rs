@@ -119,7 +119,9 @@ async fn decide<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result<Result<Ke
 
 fn context(decision: &Result<KeyRecord, Error>) -> AuthContext {
     match decision {
-        Ok(key) => AuthContext { org_id: Some(key.org_id.clone()), key_id: Some(key.key_id.clone()), ..Default::default() },
+        Ok(key) => {
+            AuthContext { org_id: Some(key.org_id.clone()), key_id: Some(key.key_id.clone()), ..Default::default() }
+        }
         Err(err) => AuthContext {
             error_code: Some(err.code().into()),
             error_message: Some(err.public_message()),
@@ -147,6 +149,17 @@ fn to_value(response: impl Serialize) -> Result<Value, AuthorizerError> {
     serde_json::to_value(response).map_err(|e| AuthorizerError::Store(Error::Internal(e.to_string())))
 }
 
+impl From<AuthorizerError> for lambda_runtime::Diagnostic {
+    fn from(err: AuthorizerError) -> Self {
+        let error_type = match &err {
+            AuthorizerError::BadEvent(_) => "BadEvent",
+            AuthorizerError::Store(e) if e.code() == "service_unavailable" => "ServiceUnavailable",
+            AuthorizerError::Store(_) => "InternalError",
+        };
+        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: err.to_string() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::stage_arn;
@@ -160,16 +173,5 @@ mod tests {
         assert_eq!(stage_arn(""), None);
         assert_eq!(stage_arn("arn:aws:execute-api:us-east-1:1:api"), None);
         assert_eq!(stage_arn("not-an-arn/x/y"), None);
-    }
-}
-
-impl From<AuthorizerError> for lambda_runtime::Diagnostic {
-    fn from(err: AuthorizerError) -> Self {
-        let error_type = match &err {
-            AuthorizerError::BadEvent(_) => "BadEvent",
-            AuthorizerError::Store(e) if e.code() == "service_unavailable" => "ServiceUnavailable",
-            AuthorizerError::Store(_) => "InternalError",
-        };
-        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: err.to_string() }
     }
 }

@@ -1,4 +1,4 @@
-use lambda_http::{service_fn, Error};
+use lambda_http::{Error, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -23,19 +23,32 @@ impl std::fmt::Debug for VerifiedToken {
     }
 }
 
-pub(super) fn check(claims: Map<String, Value>, project_id: &str, issuer: &str, now: i64) -> Result<VerifiedToken, Error> {
+pub(super) fn check(
+    claims: Map<String, Value>,
+    project_id: &str,
+    issuer: &str,
+    now: i64,
+) -> Result<VerifiedToken, Error> {
     match claims.get("aud").and_then(Value::as_str) {
         Some(aud) if aud == project_id => {}
         Some(CUSTOM_TOKEN_AUDIENCE) => {
-            return Err(invalid("a custom token was given where an ID token was expected: exchange it for an ID token first"));
+            return Err(invalid(
+                "a custom token was given where an ID token was expected: exchange it for an ID token first",
+            ));
         }
-        _ => return Err(invalid(format!("the ID token has an incorrect \"aud\" (audience) claim; expected {project_id:?}"))),
+        _ => {
+            return Err(invalid(format!(
+                "the ID token has an incorrect \"aud\" (audience) claim; expected {project_id:?}"
+            )));
+        }
     }
     if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
         return Err(invalid(format!("the ID token has an incorrect \"iss\" (issuer) claim; expected {issuer:?}")));
     }
     let uid = match claims.get("sub") {
-        Some(Value::String(sub)) if sub.is_empty() => return Err(invalid("the ID token has an empty \"sub\" (subject) claim")),
+        Some(Value::String(sub)) if sub.is_empty() => {
+            return Err(invalid("the ID token has an empty \"sub\" (subject) claim"));
+        }
         Some(Value::String(sub)) if sub.chars().count() > 128 => {
             return Err(invalid("the ID token has a \"sub\" (subject) claim longer than 128 characters"));
         }

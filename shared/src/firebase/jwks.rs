@@ -151,11 +151,13 @@ fn unknown_kid() -> Error {
 
 /// `max-age` of a `Cache-Control` value.
 fn max_age(header: &str) -> Option<Duration> {
-    header.split(',').find_map(|directive| {
-        let (name, value) = directive.trim().split_once('=')?;
-        name.trim().eq_ignore_ascii_case("max-age").then(|| value.trim().trim_matches('"').parse().ok())?
-    })
-    .map(Duration::from_secs)
+    header
+        .split(',')
+        .find_map(|directive| {
+            let (name, value) = directive.trim().split_once('=')?;
+            name.trim().eq_ignore_ascii_case("max-age").then(|| value.trim().trim_matches('"').parse().ok())?
+        })
+        .map(Duration::from_secs)
 }
 
 #[cfg(test)]

@@ -73,8 +73,9 @@ impl TokenVerifier {
         let verified = claims::check(parts.payload()?, &self.project_id, &self.issuer, now)?;
         if let (true, Some(kid)) = (signed, parts.header.kid.as_deref()) {
             let key = self.jwks.key(kid).await?;
-            let valid = jsonwebtoken::crypto::verify(parts.signature, parts.signing_input.as_bytes(), &key, Algorithm::RS256)
-                .unwrap_or(false);
+            let valid =
+                jsonwebtoken::crypto::verify(parts.signature, parts.signing_input.as_bytes(), &key, Algorithm::RS256)
+                    .unwrap_or(false);
             if !valid {
                 return Err(invalid("the ID token has an invalid signature"));
             }

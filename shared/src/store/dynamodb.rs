@@ -9,13 +9,13 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use rand::TryRngCore;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
 };
+use rand::TryRngCore;
 
 use super::records::{KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, NewOrg};
 use super::{KeyStore, MAX_ACTIVE_KEYS};
@@ -205,7 +205,9 @@ impl KeyStore for DynamoStore {
             .table_name(&self.tables.api_keys)
             .key("key_hash", s(hash.as_str()))
             .update_expression("SET last_used_at = :now")
-            .condition_expression("attribute_exists(key_hash) AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)")
+            .condition_expression(
+                "attribute_exists(key_hash) AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)",
+            )
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":stale", n(now - TOUCH_INTERVAL_SECS))
             .send()
@@ -232,8 +234,12 @@ impl KeyStore for DynamoStore {
         let enable = Update::builder()
             .table_name(&self.tables.orgs)
             .set_key(Some(self.org_key(org_id, META.to_owned())))
-            .update_expression("SET api_enabled = :true, api_enabled_at = :at, webhook_secret = :whsec, active_keys = :one")
-            .condition_expression("attribute_exists(sk) AND (attribute_not_exists(api_enabled) OR api_enabled = :false)")
+            .update_expression(
+                "SET api_enabled = :true, api_enabled_at = :at, webhook_secret = :whsec, active_keys = :one",
+            )
+            .condition_expression(
+                "attribute_exists(sk) AND (attribute_not_exists(api_enabled) OR api_enabled = :false)",
+            )
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":at", s(&key.created_at))
@@ -411,10 +417,9 @@ impl DynamoStore {
                 ("webhook_secret".to_owned(), s(secret)),
                 ("active_keys".to_owned(), n(count)),
             ]),
-            _ => meta.extend([
-                ("api_enabled".to_owned(), AttributeValue::Bool(false)),
-                ("active_keys".to_owned(), n(0)),
-            ]),
+            _ => {
+                meta.extend([("api_enabled".to_owned(), AttributeValue::Bool(false)), ("active_keys".to_owned(), n(0))])
+            }
         }
         let mut member = self.org_key(&org.org_id, member_sk(&org.owner_uid));
         member.extend([

@@ -1,0 +1,53 @@
+# Overten API keys: the commands a developer and CI run. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+export DDB_PORT ?= 8000
+export AUTH_EMULATOR_PORT ?= 9099
+export API_PORT ?= 3000
+
+VENV := .venv
+NODE_DEPS := infra/node_modules/.installed
+PY_DEPS := $(VENV)/.installed
+
+.PHONY: help deps test lint unit template-check clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+deps: $(NODE_DEPS) $(PY_DEPS) ## Install DynamoDB Local, firebase-tools and the Python tools, project-local
+
+$(NODE_DEPS): infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(PY_DEPS): infra/requirements.lock
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.lock
+	touch $@
+
+test: deps lint template-check ## The whole suite: fmt, clippy, template linters, unit and integration tests
+	infra/scripts/with-services.sh cargo test --workspace --locked
+
+lint: ## rustfmt and clippy, warnings as errors
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+unit: ## Unit tests only (no services needed)
+	cargo test --workspace --lib --locked
+
+template-check: $(PY_DEPS) ## cfn-lint and sam validate --lint on template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint --template template.yaml
+
+lock-python: ## Re-pin the Python tools (after changing their versions here)
+	rm -rf $(VENV) && python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet cfn-lint==1.58.0 aws-sam-cli==1.170.0 cargo-lambda==1.9.2 ziglang==0.17.0
+	{ echo "# Python tools for template checks and packaging, fully pinned (pip freeze of a fresh venv)."; \
+	  echo "# Regenerate: make lock-python"; $(VENV)/bin/pip freeze; } > infra/requirements.lock
+	touch $(PY_DEPS)
+
+clean: ## Remove build output and local service state
+	cargo clean
+	rm -rf .run
