@@ -28,7 +28,7 @@ $(PY_DEPS): infra/requirements.lock
 	touch $@
 
 test: deps lint template-check ## The whole suite: fmt, clippy, template linters, unit and integration tests
-	infra/scripts/with-services.sh cargo test --workspace --locked
+	infra/scripts/with-services.sh infra/scripts/cargo-test.sh
 
 lint: ## rustfmt and clippy, warnings as errors
 	cargo fmt --all --check

@@ -429,11 +429,16 @@ async fn the_example_events_drive_each_function() {
     };
     let http = |text: String| lambda_http::request::from_str(&text).unwrap();
 
-    let signup = signup::handle(&stack.signup, http(load("signup.json", &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &token)]))).await;
+    let signup =
+        signup::handle(&stack.signup, http(load("signup.json", &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &token)]))).await;
     assert_eq!(signup.status(), 201);
     let created = body_json(&signup);
     let (org, secret) = (created["org_id"].as_str().unwrap(), created["secret"].as_str().unwrap());
-    let fill = [("REPLACE_WITH_FIREBASE_ID_TOKEN", token.as_str()), ("REPLACE_WITH_ORG_ID", org), ("REPLACE_WITH_API_KEY", secret)];
+    let fill = [
+        ("REPLACE_WITH_FIREBASE_ID_TOKEN", token.as_str()),
+        ("REPLACE_WITH_ORG_ID", org),
+        ("REPLACE_WITH_API_KEY", secret),
+    ];
 
     let response = keys::handle(&stack.keys, http(load("keys-create.json", &fill))).await;
     assert_eq!(response.status(), 201);

@@ -101,16 +101,16 @@ async fn a_revoke_through_another_org_is_refused() {
     store.create_org_with_key(&org_b, &record_b).await.unwrap();
 
     // B's owner names A's key under B: there is no such key in B.
-    let err = store.revoke_key(&org_b.org_id, "uid-b", &record_a.key_id, &rfc3339(now_secs())).await.unwrap_err();
+    let err = store.revoke_key(&org_b.org_id, Some("uid-b"), &record_a.key_id, &rfc3339(now_secs())).await.unwrap_err();
     assert!(matches!(err, Error::KeyNotFound), "{err:?}");
     // B's owner names A's key under A: not a member of A.
-    let err = store.revoke_key(&org_a.org_id, "uid-b", &record_a.key_id, &rfc3339(now_secs())).await.unwrap_err();
+    let err = store.revoke_key(&org_a.org_id, Some("uid-b"), &record_a.key_id, &rfc3339(now_secs())).await.unwrap_err();
     assert!(matches!(err, Error::OrgNotFound), "{err:?}");
     assert!(store.find_key(&key_a.hash()).await.unwrap().unwrap().revoked_at.is_none());
 
     // A's owner can, and revoking again is fine.
-    store.revoke_key(&org_a.org_id, "uid-a", &record_a.key_id, &rfc3339(now_secs())).await.unwrap();
-    store.revoke_key(&org_a.org_id, "uid-a", &record_a.key_id, &rfc3339(now_secs())).await.unwrap();
+    store.revoke_key(&org_a.org_id, Some("uid-a"), &record_a.key_id, &rfc3339(now_secs())).await.unwrap();
+    store.revoke_key(&org_a.org_id, Some("uid-a"), &record_a.key_id, &rfc3339(now_secs())).await.unwrap();
     assert!(store.find_key(&key_a.hash()).await.unwrap().unwrap().revoked_at.is_some());
     let active = store.list_keys(&org_a.org_id, &ListQuery { include_revoked: false, ..all() }).await.unwrap();
     assert!(active.data.is_empty());
@@ -154,7 +154,7 @@ async fn at_most_one_hundred_active_keys() {
     assert!(matches!(err, Error::KeyLimitReached(100)), "{err:?}");
     assert!(store.find_key(&extra.hash).await.unwrap().is_none());
     // Revoking one frees a slot.
-    store.revoke_key(&org.org_id, "uid-owner", &first.key_id, &rfc3339(now_secs())).await.unwrap();
+    store.revoke_key(&org.org_id, Some("uid-owner"), &first.key_id, &rfc3339(now_secs())).await.unwrap();
     store.create_key(&org.org_id, "uid-owner", &extra).await.unwrap();
 
     // Pagination walks all active keys in creation order without repeats.

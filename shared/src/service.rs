@@ -121,7 +121,7 @@ pub async fn revoke_key<S: KeyStore>(store: &S, uid: &str, org_id: &str, key_id:
     if !is_valid_key_id(key_id) {
         return Err(Error::KeyNotFound);
     }
-    store.revoke_key(org_id, uid, key_id, &rfc3339(crate::clock::now_secs())).await
+    store.revoke_key(org_id, Some(uid), key_id, &rfc3339(crate::clock::now_secs())).await
 }
 
 /// Org ids that cannot exist and orgs the caller is not in look the same: 404 `org_not_found`.

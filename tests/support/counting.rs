@@ -59,7 +59,7 @@ impl KeyStore for CountingStore {
         self.count();
         self.inner.list_keys(org_id, query).await
     }
-    async fn revoke_key(&self, org_id: &str, uid: &str, key_id: &str, now: &str) -> Result<(), Error> {
+    async fn revoke_key(&self, org_id: &str, uid: Option<&str>, key_id: &str, now: &str) -> Result<(), Error> {
         self.count();
         self.inner.revoke_key(org_id, uid, key_id, now).await
     }

@@ -3,8 +3,6 @@
 use lambda_http::Request;
 use serde_json::{Map, Value, json};
 
-pub const METHOD_ARN_PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:api123/test";
-
 /// A REST API proxy event for `method path` (query string allowed), decoded by lambda_http exactly
 /// as in Lambda.
 pub fn rest_request(method: &str, path_and_query: &str, headers: &[(&str, &str)], body: Option<&str>) -> Request {
@@ -21,60 +19,21 @@ pub fn rest_request_with_authorizer(
     authorizer: Value,
 ) -> Request {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    let mut single = Map::new();
-    let mut multi = Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        single.insert(k.into(), json!(v));
-        multi.entry(k.to_owned()).or_insert_with(|| json!([])).as_array_mut().unwrap().push(json!(v));
-    }
-    let event = json!({
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": header_map(headers),
-        "multiValueHeaders": headers.iter().map(|(k, v)| (k.to_string(), json!([v]))).collect::<Map<_, _>>(),
-        "queryStringParameters": if single.is_empty() { Value::Null } else { Value::Object(single) },
-        "multiValueQueryStringParameters": if multi.is_empty() { Value::Null } else { Value::Object(multi) },
-        "pathParameters": null,
-        "stageVariables": null,
-        "requestContext": {
-            "accountId": "123456789012",
-            "resourceId": "abc123",
-            "stage": "test",
-            "requestId": format!("req-{}", overten::api_key::random_base62(12)),
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "tests"},
-            "resourcePath": path,
-            "httpMethod": method,
-            "apiId": "api123",
-            "path": format!("/test{path}"),
-            "protocol": "HTTP/1.1",
-            "requestTimeEpoch": 1_700_000_000_000u64,
-            "authorizer": authorizer,
-        },
-        "body": body,
-        "isBase64Encoded": false,
-    });
+    let query: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let request_id = format!("req-{}", overten::api_key::random_base62(12));
+    let event =
+        local_gateway::events::rest_proxy_event(method, path, &query, &owned(headers), body, &request_id, authorizer);
     lambda_http::request::from_str(&event.to_string()).expect("a valid REST proxy event")
 }
 
-/// A REST API REQUEST-authorizer event with `headers`.
+/// A REST API REQUEST-authorizer event with `headers`, for `GET /v1/whoami`.
 pub fn rest_authorizer_event(headers: &[(&str, &str)]) -> Value {
-    json!({
-        "type": "REQUEST",
-        "methodArn": format!("{METHOD_ARN_PREFIX}/GET/v1/whoami"),
-        "resource": "/v1/whoami",
-        "path": "/v1/whoami",
-        "httpMethod": "GET",
-        "headers": header_map(headers),
-        "multiValueHeaders": headers.iter().map(|(k, v)| (k.to_string(), json!([v]))).collect::<Map<_, _>>(),
-        "queryStringParameters": {},
-        "pathParameters": {},
-        "stageVariables": {},
-        "requestContext": {"path": "/test/v1/whoami", "accountId": "123456789012", "resourceId": "r", "stage": "test",
-                           "requestId": "req-1", "identity": {"sourceIp": "127.0.0.1"}, "resourcePath": "/v1/whoami",
-                           "httpMethod": "GET", "apiId": "api123"}
-    })
+    local_gateway::events::authorizer_event("GET", "/v1/whoami", &owned(headers), "req-1")
 }
 
 /// An HTTP API payload-2.0 authorizer event with `headers` (names lowercased, as HTTP APIs send them).
@@ -98,8 +57,8 @@ pub fn http_api_authorizer_event(headers: &[(&str, &str)]) -> Value {
     })
 }
 
-fn header_map(headers: &[(&str, &str)]) -> Map<String, Value> {
-    headers.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// The response body as JSON (`Null` when empty).

@@ -186,16 +186,7 @@ impl KeyStore for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
-        let Some(item) = out.item else { return Ok(None) };
-        Ok(Some(KeyRecord {
-            key_id: get_s(&item, "key_id")?,
-            org_id: get_s(&item, "org_id")?,
-            name: get_s(&item, "name")?,
-            prefix: get_s(&item, "prefix")?,
-            created_at: get_s(&item, "created_at")?,
-            revoked_at: get_s(&item, "revoked_at").ok(),
-            last_used_at: get_n(&item, "last_used_at"),
-        }))
+        out.item.as_ref().map(key_record).transpose()
     }
 
     async fn touch_key(&self, hash: &KeyHash, now: i64) -> Result<(), Error> {
@@ -349,7 +340,7 @@ impl KeyStore for DynamoStore {
         Ok(KeyPage { data, next_cursor })
     }
 
-    async fn revoke_key(&self, org_id: &str, uid: &str, key_id: &str, now: &str) -> Result<(), Error> {
+    async fn revoke_key(&self, org_id: &str, uid: Option<&str>, key_id: &str, now: &str) -> Result<(), Error> {
         let Some(item) = self.get_org_item(org_id, key_sk(key_id)).await? else {
             return Err(Error::KeyNotFound);
         };
@@ -384,21 +375,25 @@ impl KeyStore for DynamoStore {
             .expression_attribute_values(":one", n(1))
             .build()
             .map_err(build_error)?;
-        let items = vec![
-            self.member_check(org_id, uid)?,
+        let mut items = Vec::with_capacity(4);
+        if let Some(uid) = uid {
+            items.push(self.member_check(org_id, uid)?);
+        }
+        let first = items.len();
+        items.extend([
             TransactWriteItem::builder().update(mark_org_item).build(),
             TransactWriteItem::builder().update(mark_key).build(),
             TransactWriteItem::builder().update(count).build(),
-        ];
+        ]);
         let Err(reasons) = self.transact(items).await? else { return Ok(()) };
-        if failed(&reasons, 0) {
+        if first == 1 && failed(&reasons, 0) {
             return Err(Error::OrgNotFound);
         }
-        if failed(&reasons, 1) {
+        if failed(&reasons, first) {
             // Revoked by a concurrent call in the meantime: revoking is idempotent.
             return Ok(());
         }
-        if failed(&reasons, 2) {
+        if failed(&reasons, first + 1) {
             return Err(Error::KeyNotFound);
         }
         Err(Error::Internal(format!("revoke transaction cancelled: {}", describe(&reasons))))
@@ -406,6 +401,33 @@ impl KeyStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// Keys whose display prefix starts with `prefix` (operator CLI only: a full scan, which no
+    /// function does and none has the permission for).
+    pub async fn scan_keys_by_prefix(&self, prefix: &str) -> Result<Vec<KeyRecord>, Error> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.tables.api_keys)
+                .filter_expression("begins_with(prefix, :p)")
+                .expression_attribute_values(":p", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("Scan", e))?;
+            for item in out.items.unwrap_or_default() {
+                found.push(key_record(&item)?);
+            }
+            match out.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => return Ok(found),
+            }
+        }
+    }
+
     /// `META` and the owner's `MEMBER#` item of a new org; with `active_keys`, API access is on.
     fn org_puts(&self, org: &NewOrg, active_keys: Option<i64>) -> Result<[TransactWriteItem; 2], Error> {
         let mut meta = self.org_key(&org.org_id, META.to_owned());
@@ -432,6 +454,18 @@ impl DynamoStore {
             put(&self.tables.orgs, member, "attribute_not_exists(sk)")?,
         ])
     }
+}
+
+fn key_record(item: &Item) -> Result<KeyRecord, Error> {
+    Ok(KeyRecord {
+        key_id: get_s(item, "key_id")?,
+        org_id: get_s(item, "org_id")?,
+        name: get_s(item, "name")?,
+        prefix: get_s(item, "prefix")?,
+        created_at: get_s(item, "created_at")?,
+        revoked_at: get_s(item, "revoked_at").ok(),
+        last_used_at: get_n(item, "last_used_at"),
+    })
 }
 
 fn member_sk(uid: &str) -> String {

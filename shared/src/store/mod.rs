@@ -49,11 +49,12 @@ pub trait KeyStore: Send + Sync {
     /// One page of an org's keys in creation order (strongly consistent).
     fn list_keys(&self, org_id: &str, query: &ListQuery) -> impl Future<Output = Result<KeyPage, Error>> + Send;
 
-    /// Revokes a key of `org_id` for a member; idempotent (`KeyNotFound`, `OrgNotFound`).
+    /// Revokes a key of `org_id`; idempotent (`KeyNotFound`, `OrgNotFound`). `uid` must be a
+    /// member; `None` is the operator CLI, which needs no membership.
     fn revoke_key(
         &self,
         org_id: &str,
-        uid: &str,
+        uid: Option<&str>,
         key_id: &str,
         now: &str,
     ) -> impl Future<Output = Result<(), Error>> + Send;
