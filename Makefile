@@ -11,7 +11,7 @@ VENV := .venv
 NODE_DEPS := infra/node_modules/.installed
 PY_DEPS := $(VENV)/.installed
 
-.PHONY: help deps test lint unit template-check dev admin package clean
+.PHONY: help deps test lint unit template-check dev admin package lock-python clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -51,6 +51,10 @@ unit: ## Unit tests only (no services needed)
 template-check: $(PY_DEPS) ## cfn-lint and sam validate --lint on template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint --template template.yaml
+
+package: $(PY_DEPS) ## sam build: a release arm64 bootstrap per function, via cargo lambda (needs the aarch64-unknown-linux-gnu std)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --template template.yaml
+	@for f in .aws-sam/build/*Function/bootstrap; do ls -l "$$f"; done
 
 lock-python: ## Re-pin the Python tools (after changing their versions here)
 	rm -rf $(VENV) && python3 -m venv $(VENV)

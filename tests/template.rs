@@ -75,7 +75,6 @@ fn the_authorizer_guards_downstream_routes_and_not_its_own() {
     assert_eq!(target(&authorizer["Identity"]["ReauthorizeEvery"]), "AuthorizerCacheTtl");
     assert_eq!(t["Parameters"]["AuthorizerCacheTtl"]["Default"].as_u64(), Some(0), "caching off by default");
 
-    let mut routes = BTreeSet::new();
     for (_, r) in t["Resources"].as_mapping().unwrap() {
         let Some(events) = r["Properties"]["Events"].as_mapping() else { continue };
         for (_, e) in events {
@@ -83,9 +82,9 @@ fn the_authorizer_guards_downstream_routes_and_not_its_own() {
             let route = format!("{} {}", p["Method"].as_str().unwrap().to_uppercase(), p["Path"].as_str().unwrap());
             let own_auth = p["Auth"]["Authorizer"].as_str() == Some("NONE");
             assert_eq!(own_auth, !route.starts_with("GET /v1/"), "{route}: only downstream routes use the authorizer");
-            routes.insert(route);
         }
     }
+    let routes = overten_tests::template_routes();
     let expected: BTreeSet<String> = [
         "POST /signup",
         "POST /orgs/{org_id}/api-keys",

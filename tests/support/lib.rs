@@ -87,3 +87,18 @@ pub async fn emulator_user() -> (String, String) {
     let token = response["idToken"].as_str().expect("idToken").to_owned();
     (uid, token)
 }
+
+/// `METHOD /path` of every API event in `template.yaml`.
+pub fn template_routes() -> std::collections::BTreeSet<String> {
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../template.yaml")).expect("template parses");
+    let mut routes = std::collections::BTreeSet::new();
+    for (_, resource) in template["Resources"].as_mapping().expect("resources") {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else { continue };
+        for (_, event) in events {
+            let p = &event["Properties"];
+            routes.insert(format!("{} {}", p["Method"].as_str().unwrap().to_uppercase(), p["Path"].as_str().unwrap()));
+        }
+    }
+    routes
+}
