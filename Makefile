@@ -6,12 +6,13 @@ SHELL := /bin/bash
 export DDB_PORT ?= 8000
 export AUTH_EMULATOR_PORT ?= 9099
 export API_PORT ?= 3000
+BENCH_DDB_PORT ?= 8400
 
 VENV := .venv
 NODE_DEPS := infra/node_modules/.installed
 PY_DEPS := $(VENV)/.installed
 
-.PHONY: help deps test lint unit template-check dev admin package lock-python clean
+.PHONY: help deps test lint unit template-check dev admin package bench lock-python clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -51,6 +52,12 @@ unit: ## Unit tests only (no services needed)
 template-check: $(PY_DEPS) ## cfn-lint and sam validate --lint on template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint --template template.yaml
+
+bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: target/bench/summary.json
+	cargo build --release --locked -p signup -p keys -p verify -p authorizer -p whoami
+	cargo bench --locked -p overten-bench --bench hot_path
+	DDB_PORT=$(BENCH_DDB_PORT) SERVICES=ddb infra/scripts/with-services.sh \
+	  cargo run --release --locked -q -p overten-bench
 
 package: $(PY_DEPS) ## sam build: a release arm64 bootstrap per function, via cargo lambda (needs the aarch64-unknown-linux-gnu std)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --template template.yaml

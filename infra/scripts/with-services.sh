@@ -12,7 +12,9 @@ export AWS_REGION=${AWS_REGION:-us-east-1}
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
 
-trap '"$here/services.sh" stop' EXIT
+# SERVICES: which to start (default both: "ddb auth").
+read -r -a services <<< "${SERVICES:-ddb auth}"
+trap '"$here/services.sh" stop "${services[@]}"' EXIT
 trap 'exit 130' INT TERM
-"$here/services.sh" start
+"$here/services.sh" start "${services[@]}"
 "$@"

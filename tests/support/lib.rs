@@ -102,3 +102,8 @@ pub fn template_routes() -> std::collections::BTreeSet<String> {
     }
     routes
 }
+
+/// A REST proxy event as JSON (for benchmarks that parse it the way Lambda delivers it).
+pub fn events_json(method: &str, path: &str, headers: &[(String, String)]) -> serde_json::Value {
+    local_gateway::events::rest_proxy_event(method, path, &[], headers, None, "bench", serde_json::Value::Null)
+}

@@ -1,0 +1,48 @@
+//! Criterion micro-benchmarks of the hot path: the authorizer's own work with the store's answer
+//! already in hand, a malformed key, and one RS256 Firebase ID-token verification with cached keys.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use overten::ApiKey;
+use overten::config::FirebaseConfig;
+use overten::firebase::TokenVerifier;
+use overten_bench::{AnswerInHand, fresh_record};
+use overten_tests::events::rest_authorizer_event;
+use overten_tests::jwks_server::JwksServer;
+use overten_tests::tokens::{SigningKey, claims};
+use serde_json::Value;
+
+fn hot_path(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let key = ApiKey::generate();
+    let store = AnswerInHand(fresh_record());
+    let event = serde_json::to_vec(&rest_authorizer_event(&[("X-API-Key", key.expose_secret())])).unwrap();
+    c.bench_function("own_work", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let value: Value = serde_json::from_slice(&event).unwrap();
+            let answer = authorizer::handle(&store, value, "bench").await.unwrap();
+            serde_json::to_vec(&answer).unwrap()
+        })
+    });
+
+    let signing = SigningKey::generate("kid-bench");
+    let (server, verifier) = runtime.block_on(async {
+        let server = JwksServer::start(&[signing.jwk()], 3600).await;
+        let verifier = TokenVerifier::new(&FirebaseConfig {
+            project_id: "demo-overten".into(),
+            jwks_url: server.url.clone(),
+            emulator_host: None,
+            fetch_timeout: std::time::Duration::from_secs(2),
+        })
+        .unwrap();
+        (server, verifier)
+    });
+    let token = signing.id_token(&claims("demo-overten", "bench-uid", overten::clock::now_secs()));
+    runtime.block_on(verifier.verify(&token)).expect("warm the key cache");
+    c.bench_function("firebase_verify", |b| {
+        b.to_async(&runtime).iter(|| async { verifier.verify(&token).await.unwrap() })
+    });
+    assert_eq!(server.hits(), 1, "verification fetched keys on the warm path");
+}
+
+criterion_group!(benches, hot_path);
+criterion_main!(benches);

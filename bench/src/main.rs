@@ -1,0 +1,288 @@
+//! `make bench`: measures, in one run, what the authorizer costs on top of the one strongly
+//! consistent `GetItem` it must do, and writes `target/bench/summary.json`.
+//!
+//! Expects DynamoDB Local at `AWS_ENDPOINT_URL_DYNAMODB` (make bench starts it), the release
+//! `bootstrap`s in `target/release/`, and criterion's results of `cargo bench --bench hot_path`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use overten::ApiKey;
+use overten::clock::{now_secs, rfc3339};
+use overten::store::{KeyStore, NewKey, NewOrg};
+use overten_bench::runtime_api::RuntimeApi;
+use overten_tests::counting::CountingStore;
+use overten_tests::events::rest_authorizer_event;
+use serde_json::{Value, json};
+
+const N: usize = 5_000;
+const WARMUP: usize = 300;
+const COLD_STARTS: usize = 21;
+const RSS_INVOCATIONS: usize = 10_000;
+const FUNCTIONS: [&str; 5] = ["authorizer", "verify", "signup", "keys", "whoami"];
+
+#[tokio::main]
+async fn main() {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let release = root.join("target/release");
+    let store = overten_tests::fresh_store().await;
+    let key = ApiKey::generate();
+    let org = NewOrg {
+        org_id: overten::ids::new_org_id(),
+        name: "Bench".into(),
+        owner_uid: "bench".into(),
+        created_at: rfc3339(now_secs()),
+        webhook_secret: Some(overten::ids::new_webhook_secret()),
+    };
+    let record = NewKey {
+        key_id: overten::ids::new_key_id(overten::clock::now_millis()),
+        hash: key.hash(),
+        name: "bench".into(),
+        prefix: key.display_prefix().into(),
+        created_at: rfc3339(now_secs()),
+    };
+    store.create_org_with_key(&org, &record).await.expect("seed the key");
+    let event = serde_json::to_vec(&rest_authorizer_event(&[("X-API-Key", key.expose_secret())])).unwrap();
+
+    // Authorizer and bare GetItem, interleaved (alternating which goes first).
+    eprintln!("bench: authorizer vs GetItem, {N} each, interleaved");
+    let getitem = || async {
+        store
+            .client()
+            .get_item()
+            .table_name(&store.tables().api_keys)
+            .key("key_hash", AttributeValue::S(key.hash().as_str().to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem")
+    };
+    let authorize = || async {
+        let value: Value = serde_json::from_slice(&event).unwrap();
+        let answer = authorizer::handle(&store, value, "bench").await.expect("authorizer");
+        assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
+        serde_json::to_vec(&answer).unwrap()
+    };
+    let verify_event = verify_request_json(key.expose_secret());
+    let verify = || async {
+        let request = lambda_http::request::from_str(&verify_event).unwrap();
+        let response = verify::handle(&store, request).await;
+        assert_eq!(response.status(), 200);
+    };
+    for _ in 0..WARMUP {
+        authorize().await;
+        getitem().await;
+        verify().await;
+    }
+    let (mut auth, mut get, mut ver, mut get_v) = (vec![], vec![], vec![], vec![]);
+    for i in 0..N {
+        let (a, g) = if i % 2 == 0 {
+            (timed(authorize()).await, timed(getitem()).await)
+        } else {
+            let g = timed(getitem()).await;
+            (timed(authorize()).await, g)
+        };
+        auth.push(a);
+        get.push(g);
+    }
+    eprintln!("bench: verify vs GetItem, {N} each, interleaved");
+    for i in 0..N {
+        let (v, g) = if i % 2 == 0 {
+            (timed(verify()).await, timed(getitem()).await)
+        } else {
+            let g = timed(getitem()).await;
+            (timed(verify()).await, g)
+        };
+        ver.push(v);
+        get_v.push(g);
+    }
+
+    // Malformed keys: counted through the store, must be zero calls.
+    eprintln!("bench: malformed keys");
+    let counting = CountingStore::new(store.clone());
+    let mut bad = key.expose_secret().to_owned();
+    let last = bad.pop().unwrap();
+    bad.push(if last == '0' { '1' } else { '0' });
+    let bad_event = serde_json::to_vec(&rest_authorizer_event(&[("X-API-Key", &bad)])).unwrap();
+    let mut malformed = vec![];
+    for _ in 0..N {
+        malformed.push(
+            timed(async {
+                let value: Value = serde_json::from_slice(&bad_event).unwrap();
+                let answer = authorizer::handle(&counting, value, "bench").await.unwrap();
+                serde_json::to_vec(&answer).unwrap()
+            })
+            .await,
+        );
+    }
+
+    // Cold starts and memory of the release bootstrap against our Runtime API.
+    eprintln!("bench: {COLD_STARTS} cold starts, then {RSS_INVOCATIONS} invocations for peak RSS");
+    let bootstrap = release.join("authorizer");
+    let tables = store.tables().clone();
+    let mut cold = vec![];
+    for _ in 0..COLD_STARTS {
+        cold.push(cold_start(&bootstrap, &event, &tables).await);
+    }
+    let peak_rss_kb = peak_rss(&bootstrap, &event, &tables).await;
+
+    let sizes: serde_json::Map<String, Value> = FUNCTIONS
+        .iter()
+        .map(|f| (f.to_string(), json!(std::fs::metadata(release.join(f)).map(|m| m.len()).unwrap_or(0))))
+        .collect();
+    let criterion = |name: &str| criterion_median_ns(&root.join("target/criterion").join(name));
+
+    let (auth_p50, auth_p99) = (pct(&auth, 50.0), pct(&auth, 99.0));
+    let (get_p50, get_p99) = (pct(&get, 50.0), pct(&get, 99.0));
+    let summary = json!({
+        "n": N,
+        "authorizer_p50_us": auth_p50,
+        "authorizer_p99_us": auth_p99,
+        "getitem_p50_us": get_p50,
+        "getitem_p99_us": get_p99,
+        "ratio_p50": round3(auth_p50 / get_p50),
+        "ratio_p99": round3(auth_p99 / get_p99),
+        "verify_p50_us": pct(&ver, 50.0),
+        "verify_getitem_p50_us": pct(&get_v, 50.0),
+        "verify_ratio_p50": round3(pct(&ver, 50.0) / pct(&get_v, 50.0)),
+        "malformed_db_calls": counting.calls(),
+        "malformed_p50_ns": (pct(&malformed, 50.0) * 1000.0).round(),
+        "own_work_ns": criterion("own_work"),
+        "firebase_verify_ns": criterion("firebase_verify"),
+        "cold_start_ms": {"median": round3(pct(&cold, 50.0) / 1000.0), "max": round3(pct(&cold, 100.0) / 1000.0), "n": COLD_STARTS},
+        "bootstrap_bytes": sizes,
+        "authorizer_peak_rss_kb": peak_rss_kb,
+    });
+    let out = root.join("target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("summary.json"), serde_json::to_string_pretty(&summary).unwrap()).unwrap();
+    print_table(&summary);
+}
+
+async fn timed<F: std::future::Future>(f: F) -> f64 {
+    let started = Instant::now();
+    std::hint::black_box(f.await);
+    started.elapsed().as_nanos() as f64 / 1000.0
+}
+
+/// Percentile in microseconds (nearest rank).
+fn pct(samples: &[f64], p: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    (sorted[rank.min(sorted.len()) - 1] * 10.0).round() / 10.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn verify_request_json(key: &str) -> String {
+    let event = local_event("GET", "/verify", key);
+    event.to_string()
+}
+
+fn local_event(method: &str, path: &str, key: &str) -> Value {
+    let headers = vec![("X-API-Key".to_owned(), key.to_owned())];
+    overten_tests::events_json(method, path, &headers)
+}
+
+async fn spawn_bootstrap(
+    bootstrap: &Path,
+    api: &RuntimeApi,
+    tables: &overten::config::Tables,
+) -> tokio::process::Child {
+    tokio::process::Command::new(bootstrap)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "authorizer")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/authorizer")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_SESSION_TOKEN", "bench")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap())
+        .env("API_KEYS_TABLE", &tables.api_keys)
+        .env("ORGS_TABLE", &tables.orgs)
+        .env("LOG_LEVEL", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the release authorizer (make bench builds it)")
+}
+
+/// Milliseconds (as µs) from spawning the bootstrap to its first response.
+async fn cold_start(bootstrap: &Path, event: &[u8], tables: &overten::config::Tables) -> f64 {
+    let mut api = RuntimeApi::start(event.to_vec()).await;
+    api.allow(1);
+    let started = Instant::now();
+    let mut child = spawn_bootstrap(bootstrap, &api, tables).await;
+    let (at, ok, body) =
+        tokio::time::timeout(Duration::from_secs(10), api.done.recv()).await.expect("cold start timed out").unwrap();
+    assert!(ok, "the authorizer failed: {}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("Allow"));
+    let _ = child.kill().await;
+    at.duration_since(started).as_nanos() as f64 / 1000.0
+}
+
+/// Peak resident set (VmHWM) of the bootstrap after many warm invocations.
+async fn peak_rss(bootstrap: &Path, event: &[u8], tables: &overten::config::Tables) -> u64 {
+    let mut api = RuntimeApi::start(event.to_vec()).await;
+    api.allow(RSS_INVOCATIONS);
+    let mut child = spawn_bootstrap(bootstrap, &api, tables).await;
+    for _ in 0..RSS_INVOCATIONS {
+        let (_, ok, _) = tokio::time::timeout(Duration::from_secs(10), api.done.recv())
+            .await
+            .expect("invocation timed out")
+            .unwrap();
+        assert!(ok);
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id().unwrap())).unwrap_or_default();
+    let _ = child.kill().await;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn criterion_median_ns(dir: &Path) -> Value {
+    let path = dir.join("new/estimates.json");
+    match std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
+        Some(v) => json!(v["median"]["point_estimate"].as_f64().map(f64::round)),
+        None => {
+            eprintln!("bench: no criterion result at {} (run cargo bench --bench hot_path)", path.display());
+            Value::Null
+        }
+    }
+}
+
+fn print_table(s: &Value) {
+    let row = |name: &str, value: String, target: &str| println!("{name:<28} {value:>14}   {target}");
+    println!("\n{:<28} {:>14}   target", "metric", "measured");
+    row("authorizer p50 / p99 (µs)", format!("{} / {}", s["authorizer_p50_us"], s["authorizer_p99_us"]), "");
+    row("GetItem p50 / p99 (µs)", format!("{} / {}", s["getitem_p50_us"], s["getitem_p99_us"]), "");
+    row("ratio p50", s["ratio_p50"].to_string(), "<= 1.05");
+    row("ratio p99", s["ratio_p99"].to_string(), "<= 1.30");
+    row("verify ratio p50", s["verify_ratio_p50"].to_string(), "<= 1.05");
+    row("malformed DB calls", s["malformed_db_calls"].to_string(), "= 0");
+    row("malformed p50 (ns)", s["malformed_p50_ns"].to_string(), "");
+    row("own work (ns)", s["own_work_ns"].to_string(), "<= 10000");
+    row("Firebase verify (ns)", s["firebase_verify_ns"].to_string(), "<= 100000");
+    row("cold start median (ms)", s["cold_start_ms"]["median"].to_string(), "<= 15");
+    row("cold start max (ms)", s["cold_start_ms"]["max"].to_string(), "");
+    for (f, b) in s["bootstrap_bytes"].as_object().unwrap() {
+        let target = if f == "authorizer" { "<= 8 MB" } else { "<= 10 MB" };
+        row(&format!("bootstrap {f} (bytes)"), b.to_string(), target);
+    }
+    row("authorizer peak RSS (kB)", s["authorizer_peak_rss_kb"].to_string(), "<= 15000");
+    println!("\nwritten to target/bench/summary.json");
+}
