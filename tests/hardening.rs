@@ -1,0 +1,286 @@
+//! Faults, races and isolation: DynamoDB Local going away mid-run, parallel key creation, the
+//! 100-key limit under contention, revocation racing verification, and a matrix of callers ×
+//! key-management routes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lambda_http::{Body, Response};
+use overten::store::DynamoStore;
+use overten_tests::events::{body_json, rest_authorizer_event, rest_request};
+use overten_tests::tokens::{claims, unsigned};
+use overten_tests::{emulator_user, emulator_verifier, fresh_store};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+struct Apps {
+    store: DynamoStore,
+    signup: signup::App<DynamoStore>,
+    keys: keys::App<DynamoStore>,
+}
+
+async fn apps_on(store: DynamoStore) -> Arc<Apps> {
+    Arc::new(Apps {
+        signup: signup::App { store: store.clone(), verifier: emulator_verifier() },
+        keys: keys::App { store: store.clone(), verifier: emulator_verifier() },
+        store,
+    })
+}
+
+async fn keys_call(apps: &Apps, method: &str, path: &str, token: &str, body: Option<&str>) -> Response<Body> {
+    let auth = format!("Bearer {token}");
+    keys::handle(&apps.keys, rest_request(method, path, &[("Authorization", &auth)], body)).await
+}
+
+async fn signup(apps: &Apps, token: &str) -> Value {
+    let auth = format!("Bearer {token}");
+    let response = signup::handle(
+        &apps.signup,
+        rest_request("POST", "/signup", &[("Authorization", &auth)], Some(r#"{"org_name":"Acme"}"#)),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    body_json(&response)
+}
+
+async fn verify_status(store: &DynamoStore, key: &str) -> u16 {
+    verify::handle(store, rest_request("GET", "/verify", &[("X-API-Key", key)], None)).await.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_parallel_creations_give_fifty_working_keys() {
+    let apps = apps_on(fresh_store().await).await;
+    let (_, token) = emulator_user().await;
+    let org = signup(&apps, &token).await["org_id"].as_str().unwrap().to_owned();
+    let mut tasks = JoinSet::new();
+    for i in 0..50 {
+        let (apps, token, org) = (apps.clone(), token.clone(), org.clone());
+        tasks.spawn(async move {
+            let body = format!(r#"{{"name":"parallel-{i}"}}"#);
+            let response = keys_call(&apps, "POST", &format!("/orgs/{org}/api-keys"), &token, Some(&body)).await;
+            (response.status().as_u16(), body_json(&response))
+        });
+    }
+    let created: Vec<(u16, Value)> = tasks.join_all().await;
+    assert!(
+        created.iter().all(|(s, _)| *s == 201),
+        "{:?}",
+        created.iter().map(|(s, b)| (s, &b["error"])).collect::<Vec<_>>()
+    );
+    let mut secrets: Vec<String> = created.iter().map(|(_, b)| b["secret"].as_str().unwrap().to_owned()).collect();
+    secrets.sort();
+    secrets.dedup();
+    assert_eq!(secrets.len(), 50);
+    let list = body_json(&keys_call(&apps, "GET", &format!("/orgs/{org}/api-keys"), &token, None).await);
+    assert_eq!(list["data"].as_array().unwrap().len(), 51, "the 50 and the signup key, all listed");
+    for secret in &secrets {
+        assert_eq!(verify_status(&apps.store, secret).await, 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_creations_cannot_pass_one_hundred_active_keys() {
+    let apps = apps_on(fresh_store().await).await;
+    let (_, token) = emulator_user().await;
+    let org = signup(&apps, &token).await["org_id"].as_str().unwrap().to_owned();
+    for i in 1..95 {
+        let response =
+            keys_call(&apps, "POST", &format!("/orgs/{org}/api-keys"), &token, Some(&format!(r#"{{"name":"k{i}"}}"#)))
+                .await;
+        assert_eq!(response.status(), 201);
+    }
+    let mut tasks = JoinSet::new();
+    for i in 0..20 {
+        let (apps, token, org) = (apps.clone(), token.clone(), org.clone());
+        tasks.spawn(async move {
+            let response = keys_call(
+                &apps,
+                "POST",
+                &format!("/orgs/{org}/api-keys"),
+                &token,
+                Some(&format!(r#"{{"name":"race{i}"}}"#)),
+            )
+            .await;
+            (response.status().as_u16(), body_json(&response)["error"]["code"].as_str().unwrap_or_default().to_owned())
+        });
+    }
+    let results = tasks.join_all().await;
+    let created = results.iter().filter(|(s, _)| *s == 201).count();
+    let refused = results.iter().filter(|(s, c)| *s == 409 && c == "key_limit_reached").count();
+    assert_eq!((created, refused), (5, 15), "{results:?}");
+    let list = body_json(&keys_call(&apps, "GET", &format!("/orgs/{org}/api-keys"), &token, None).await);
+    assert_eq!(list["data"].as_array().unwrap().len(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_call_after_the_revokes_204_succeeds() {
+    let apps = apps_on(fresh_store().await).await;
+    let (_, token) = emulator_user().await;
+    let created = signup(&apps, &token).await;
+    let (org, secret, key_id) = (
+        created["org_id"].as_str().unwrap(),
+        created["secret"].as_str().unwrap().to_owned(),
+        created["key"]["id"].as_str().unwrap(),
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut checkers = JoinSet::new();
+    for _ in 0..4 {
+        let (apps, secret, stop) = (apps.clone(), secret.clone(), stop.clone());
+        checkers.spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let started = Instant::now();
+                let status = verify_status(&apps.store, &secret).await;
+                let answer = authorizer::handle(&apps.store, rest_authorizer_event(&[("X-API-Key", &secret)]), "r")
+                    .await
+                    .unwrap();
+                seen.push((started, status, answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"));
+            }
+            seen
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let response = keys_call(&apps, "DELETE", &format!("/orgs/{org}/api-keys/{key_id}"), &token, None).await;
+    assert_eq!(response.status(), 204);
+    let revoked_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen: Vec<_> = checkers.join_all().await.into_iter().flatten().collect();
+    let before = seen.iter().filter(|(t, _, _)| *t < revoked_at).count();
+    let after: Vec<_> = seen.iter().filter(|(t, _, _)| *t > revoked_at).collect();
+    assert!(before > 0 && !after.is_empty(), "the race did not happen: {before} before, {} after", after.len());
+    for (_, status, allowed) in after {
+        assert_eq!((*status, *allowed), (401, false), "a call started after the 204 succeeded");
+    }
+}
+
+#[tokio::test]
+async fn every_caller_gets_exactly_the_contracts_answer_on_every_route() {
+    let apps = apps_on(fresh_store().await).await;
+    let (_, owner_a) = emulator_user().await;
+    let (_, owner_b) = emulator_user().await;
+    let (_, stranger) = emulator_user().await;
+    let a = signup(&apps, &owner_a).await;
+    let b = signup(&apps, &owner_b).await;
+    let org_a = a["org_id"].as_str().unwrap();
+    let key_a = a["key"]["id"].as_str().unwrap();
+    let now = overten::clock::now_secs();
+    let mut expired = claims(overten_tests::PROJECT_ID, "uid-expired", now - 7200);
+    expired["exp"] = json!(now - 60);
+    let expired = unsigned(&expired);
+    let other_project = unsigned(&claims("another-project", "uid-other", now));
+    let a_data = [
+        key_a.to_owned(),
+        a["key"]["prefix"].as_str().unwrap().to_owned(),
+        a["webhook_secret"].as_str().unwrap().to_owned(),
+    ];
+
+    let routes = [
+        ("POST", format!("/orgs/{org_a}/api-keys"), Some(r#"{"name":"matrix"}"#), 201),
+        ("GET", format!("/orgs/{org_a}/api-keys"), None, 200),
+        ("DELETE", format!("/orgs/{org_a}/api-keys/{key_a}"), None, 204),
+    ];
+    let callers: [(&str, &str, Option<(u16, &str)>); 5] = [
+        ("member of B", &owner_b, Some((404, "org_not_found"))),
+        ("no membership", &stranger, Some((404, "org_not_found"))),
+        ("expired token", &expired, Some((401, "token_expired"))),
+        ("another project's token", &other_project, Some((401, "invalid_token"))),
+        // Last, so the revoke does not change what the others see.
+        ("owner of A", &owner_a, None),
+    ];
+    for (who, token, expected) in callers {
+        for (method, path, body, success) in &routes {
+            let response = keys_call(&apps, method, path, token, *body).await;
+            let json = body_json(&response);
+            match expected {
+                Some((status, code)) => {
+                    assert_eq!(
+                        (response.status().as_u16(), json["error"]["code"].as_str()),
+                        (status, Some(code)),
+                        "{who}: {method} {path}"
+                    );
+                    let text = json.to_string();
+                    for secret in &a_data {
+                        assert!(!text.contains(secret.as_str()), "{who}: {method} {path} leaked org A's data");
+                    }
+                }
+                None => assert_eq!(response.status().as_u16(), *success, "{who}: {method} {path}: {json}"),
+            }
+        }
+    }
+    // B's own listing never shows A's keys.
+    let list = body_json(
+        &keys_call(&apps, "GET", &format!("/orgs/{}/api-keys", b["org_id"].as_str().unwrap()), &owner_b, None).await,
+    );
+    assert!(!list.to_string().contains(key_a));
+}
+
+/// DynamoDB Local of this test's own, on its own port, with data on disk so it survives a restart.
+struct OwnDynamo {
+    env: Vec<(&'static str, String)>,
+}
+
+impl OwnDynamo {
+    fn run(&self, action: &str) {
+        let status = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/scripts/services.sh"))
+            .args([action, "ddb"])
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "services.sh {action} ddb");
+    }
+}
+
+impl Drop for OwnDynamo {
+    fn drop(&mut self) {
+        self.run("stop");
+    }
+}
+
+#[tokio::test]
+async fn dynamodb_going_away_fails_closed_and_recovers_on_its_own() {
+    let scratch = std::env::temp_dir().join(format!("overten-fault-{}", overten::api_key::random_base62(8)));
+    let port = 8251;
+    let ddb = OwnDynamo {
+        env: vec![
+            ("DDB_PORT", port.to_string()),
+            ("RUN_DIR", scratch.join("run").display().to_string()),
+            ("DDB_DATA_DIR", scratch.join("data").display().to_string()),
+        ],
+    };
+    ddb.run("start");
+    let client = overten_tests::ddb_client_at(&format!("http://127.0.0.1:{port}")).await;
+    let tables = overten_tests::fresh_tables().await;
+    overten::store::tables::ensure_tables(&client, &tables).await.unwrap();
+    let apps = apps_on(DynamoStore::new(client, tables)).await;
+    let (_, token) = emulator_user().await;
+    let secret = signup(&apps, &token).await["secret"].as_str().unwrap().to_owned();
+    assert_eq!(verify_status(&apps.store, &secret).await, 200);
+
+    ddb.run("stop");
+    let response = verify::handle(&apps.store, rest_request("GET", "/verify", &[("X-API-Key", &secret)], None)).await;
+    assert_eq!(
+        (response.status().as_u16(), body_json(&response)["error"]["code"].as_str()),
+        (503, Some("service_unavailable"))
+    );
+    let answer = authorizer::handle(&apps.store, rest_authorizer_event(&[("X-API-Key", &secret)]), "r").await;
+    assert!(answer.is_err(), "the authorizer answered while DynamoDB was down: {answer:?}");
+    let auth = format!("Bearer {token}");
+    let response = signup::handle(
+        &apps.signup,
+        rest_request("POST", "/signup", &[("Authorization", &auth)], Some(r#"{"org_name":"B"}"#)),
+    )
+    .await;
+    assert_eq!(response.status(), 503);
+
+    // Back again: the same warm clients recover without a restart.
+    ddb.run("start");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while verify_status(&apps.store, &secret).await != 200 {
+        assert!(Instant::now() < deadline, "did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let answer = authorizer::handle(&apps.store, rest_authorizer_event(&[("X-API-Key", &secret)]), "r").await.unwrap();
+    assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
+}
