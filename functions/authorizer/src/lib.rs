@@ -162,7 +162,7 @@ impl From<AuthorizerError> for lambda_runtime::Diagnostic {
 
 #[cfg(test)]
 mod tests {
-    use super::stage_arn;
+    use super::*;
 
     #[test]
     fn stage_arn_covers_the_whole_stage() {
@@ -173,5 +173,76 @@ mod tests {
         assert_eq!(stage_arn(""), None);
         assert_eq!(stage_arn("arn:aws:execute-api:us-east-1:1:api"), None);
         assert_eq!(stage_arn("not-an-arn/x/y"), None);
+    }
+
+    use overten::store::{KeyPage, ListQuery, NewKey, NewOrg};
+    use proptest::prelude::*;
+
+    /// Knows no key: every decision is a Deny unless the event is refused outright.
+    struct Empty;
+
+    impl KeyStore for Empty {
+        async fn find_key(&self, _: &overten::KeyHash) -> Result<Option<KeyRecord>, Error> {
+            Ok(None)
+        }
+        async fn touch_key(&self, _: &overten::KeyHash, _: i64) -> Result<(), Error> {
+            Ok(())
+        }
+        async fn create_org_with_key(&self, _: &NewOrg, _: &NewKey) -> Result<(), Error> {
+            unreachable!()
+        }
+        async fn enable_api(&self, _: &str, _: &str, _: &str, _: &NewKey) -> Result<(), Error> {
+            unreachable!()
+        }
+        async fn create_org(&self, _: &NewOrg) -> Result<(), Error> {
+            unreachable!()
+        }
+        async fn is_member(&self, _: &str, _: &str) -> Result<bool, Error> {
+            unreachable!()
+        }
+        async fn create_key(&self, _: &str, _: &str, _: &NewKey) -> Result<(), Error> {
+            unreachable!()
+        }
+        async fn list_keys(&self, _: &str, _: &ListQuery) -> Result<KeyPage, Error> {
+            unreachable!()
+        }
+        async fn revoke_key(&self, _: &str, _: Option<&str>, _: &str, _: &str) -> Result<(), Error> {
+            unreachable!()
+        }
+    }
+
+    fn arbitrary_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "(REQUEST|2.0|sk_live_[0-9A-Za-z]{0,30}|arn:aws:execute-api:[a-z0-9:/-]{0,40}|.{0,20})"
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    "(version|type|methodArn|headers|x-api-key|authorization|requestContext|routeArn|.{0,8})",
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Any event: a Deny, or an error (API Gateway answers 5xx). Never a panic, never an Allow.
+        #[test]
+        fn arbitrary_events_never_allow(event in arbitrary_json()) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            if let Ok(answer) = runtime.block_on(handle(&Empty, event, "prop")) {
+                prop_assert!(answer["isAuthorized"] != true);
+                prop_assert!(answer["policyDocument"]["Statement"][0]["Effect"] != "Allow");
+            }
+        }
     }
 }
