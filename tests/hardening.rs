@@ -180,7 +180,9 @@ async fn every_caller_gets_exactly_the_contracts_answer_on_every_route() {
         ("GET", format!("/orgs/{org_a}/api-keys"), None, 200),
         ("DELETE", format!("/orgs/{org_a}/api-keys/{key_a}"), None, 204),
     ];
-    let callers: [(&str, &str, Option<(u16, &str)>); 5] = [
+    // (who, their token, the error every route must give them; None = the owner, who succeeds)
+    type Expected<'a> = Option<(u16, &'a str)>;
+    let callers: [(&str, &str, Expected); 5] = [
         ("member of B", &owner_b, Some((404, "org_not_found"))),
         ("no membership", &stranger, Some((404, "org_not_found"))),
         ("expired token", &expired, Some((401, "token_expired"))),
