@@ -7,12 +7,14 @@ export DDB_PORT ?= 8000
 export AUTH_EMULATOR_PORT ?= 9099
 export API_PORT ?= 3000
 BENCH_DDB_PORT ?= 8400
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := key_and_headers firebase_token authorizer_event request_bodies
 
 VENV := .venv
 NODE_DEPS := infra/node_modules/.installed
 PY_DEPS := $(VENV)/.installed
 
-.PHONY: help deps test lint unit template-check dev admin package bench lock-python clean
+.PHONY: help deps test lint unit template-check dev admin package bench fuzz lock-python clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -58,6 +60,13 @@ bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: targe
 	cargo bench --locked -p overten-bench --bench hot_path
 	DDB_PORT=$(BENCH_DDB_PORT) SERVICES=ddb infra/scripts/with-services.sh \
 	  cargo run --release --locked -q -p overten-bench
+
+fuzz: ## Each cargo-fuzz target for FUZZ_SECONDS (default 20) on the nightly toolchain
+	test -x .tools/bin/cargo-fuzz || cargo install cargo-fuzz --locked --root .tools
+	for t in $(FUZZ_TARGETS); do \
+	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz run $$t fuzz/corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=20000 -rss_limit_mb=1024 || exit 1; \
+	done
 
 package: $(PY_DEPS) ## sam build: a release arm64 bootstrap per function, via cargo lambda (needs the aarch64-unknown-linux-gnu std)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --template template.yaml

@@ -286,3 +286,85 @@ async fn dynamodb_going_away_fails_closed_and_recovers_on_its_own() {
     let answer = authorizer::handle(&apps.store, rest_authorizer_event(&[("X-API-Key", &secret)]), "r").await.unwrap();
     assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
 }
+
+fn record(bodies: &mut Vec<(String, String)>, label: &str, response: &Response<Body>) {
+    bodies.push((label.to_owned(), body_json(response).to_string()));
+}
+
+/// Every response body and log line of a session that touches every route and error path: a
+/// full key appears only in the response that created it, a webhook secret only in signup's, and
+/// no JWT anywhere.
+#[tokio::test]
+async fn secrets_appear_only_where_the_contract_allows() {
+    let (_guard, logs) = overten_tests::logs::capture();
+    let apps = apps_on(fresh_store().await).await;
+    let (_, token) = emulator_user().await;
+    let auth = format!("Bearer {token}");
+    let mut bodies: Vec<(String, String)> = Vec::new();
+
+    let response = signup::handle(
+        &apps.signup,
+        rest_request("POST", "/signup", &[("Authorization", &auth)], Some(r#"{"org_name":"A"}"#)),
+    )
+    .await;
+    let created = body_json(&response);
+    record(&mut bodies, "signup", &response);
+    let (org, first) = (created["org_id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned());
+    let whsec = created["webhook_secret"].as_str().unwrap().to_owned();
+    let response =
+        keys_call(&apps, "POST", &format!("/orgs/{org}/api-keys"), &token, Some(r#"{"name":"second"}"#)).await;
+    let second = body_json(&response)["secret"].as_str().unwrap().to_owned();
+    record(&mut bodies, "create", &response);
+    record(
+        &mut bodies,
+        "list",
+        &keys_call(&apps, "GET", &format!("/orgs/{org}/api-keys?include_revoked=true"), &token, None).await,
+    );
+    for (label, headers) in [
+        ("verify", vec![("X-API-Key", first.as_str())]),
+        ("verify-bearer", vec![("Authorization", &*format!("Bearer {second}"))]),
+        ("verify-bad", vec![("X-API-Key", "sk_live_definitelynotavalidkey0000000")]),
+    ] {
+        record(&mut bodies, label, &verify::handle(&apps.store, rest_request("GET", "/verify", &headers, None)).await);
+    }
+    for headers in [vec![("X-API-Key", first.as_str())], vec![("X-API-Key", "garbage")]] {
+        let answer = authorizer::handle(&apps.store, rest_authorizer_event(&headers), "r").await.unwrap();
+        bodies.push(("authorizer".into(), answer.to_string()));
+    }
+    let key_id = created["key"]["id"].as_str().unwrap();
+    record(
+        &mut bodies,
+        "revoke",
+        &keys_call(&apps, "DELETE", &format!("/orgs/{org}/api-keys/{key_id}"), &token, None).await,
+    );
+    record(
+        &mut bodies,
+        "revoked",
+        &verify::handle(&apps.store, rest_request("GET", "/verify", &[("X-API-Key", &first)], None)).await,
+    );
+    record(
+        &mut bodies,
+        "bad-body",
+        &keys_call(&apps, "POST", &format!("/orgs/{org}/api-keys"), &token, Some(&format!(r#"{{"name":"{token}"}}"#)))
+            .await,
+    );
+    record(&mut bodies, "bad-token", &keys_call(&apps, "GET", &format!("/orgs/{org}/api-keys"), &first, None).await);
+
+    let full_key = |text: &str| {
+        text.match_indices("sk_live_").any(|(i, _)| {
+            let rest = &text[i + 8..];
+            rest.len() >= 28 && rest[..28].bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+    };
+    for (label, text) in &bodies {
+        let allowed_key = matches!(label.as_str(), "signup" | "create");
+        assert!(allowed_key || !full_key(text), "{label} returned a full key: {text}");
+        assert!(label == "signup" || !text.contains("whsec_"), "{label} returned a webhook secret");
+        assert!(!text.contains("eyJ"), "{label} returned a JWT");
+    }
+    let log = logs.text();
+    assert!(log.lines().count() >= bodies.len(), "the session was not logged");
+    assert!(!full_key(&log) && !log.contains(&first[..20]) && !log.contains(&second[..20]), "a key in the logs");
+    assert!(!log.contains(&whsec) && !log.contains("whsec_"), "a webhook secret in the logs");
+    assert!(!log.contains("eyJ") && !log.contains(&token), "a token in the logs");
+}
