@@ -30,9 +30,10 @@ $(PY_DEPS): infra/requirements.lock
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.lock
 	touch $@
 
-test: deps lint template-check ## The whole suite: fmt, clippy, template linters, unit and integration tests
+test: deps lint template-check ## The whole suite: fmt, clippy, template linters, API fuzzing, unit and integration tests
 	# The end-to-end tests run these binaries; inside cargo test they cannot build them.
 	cargo build --locked -q -p local-gateway -p overten-admin
+	infra/scripts/api-fuzz.sh
 	infra/scripts/with-services.sh infra/scripts/cargo-test.sh
 
 dev: deps ## Run the whole API on http://127.0.0.1:$(API_PORT) with DynamoDB Local and the Auth emulator
@@ -74,8 +75,8 @@ package: $(PY_DEPS) ## sam build: a release arm64 bootstrap per function, via ca
 
 lock-python: ## Re-pin the Python tools (after changing their versions here)
 	rm -rf $(VENV) && python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet cfn-lint==1.58.0 aws-sam-cli==1.170.0 cargo-lambda==1.9.2 ziglang==0.17.0
-	{ echo "# Python tools for template checks and packaging, fully pinned (pip freeze of a fresh venv)."; \
+	$(VENV)/bin/pip install --quiet cfn-lint==1.58.0 aws-sam-cli==1.170.0 cargo-lambda==1.9.2 ziglang==0.17.0 schemathesis==4.32.5
+	{ echo "# Python tools for template checks, packaging and API fuzzing, fully pinned (pip freeze of a fresh venv)."; \
 	  echo "# Regenerate: make lock-python"; $(VENV)/bin/pip freeze; } > infra/requirements.lock
 	touch $(PY_DEPS)
 

@@ -23,9 +23,17 @@ pub enum SignupRequest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignupBody {
+    #[serde(default, deserialize_with = "present")]
     org_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     existing_org_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     key_name: Option<String>,
+}
+
+/// An optional field that, when present, must have its type: `null` is a wrong type, not absence.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 impl SignupRequest {
@@ -106,8 +114,11 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     if body.len() > MAX_BODY_BYTES {
         return Err(Error::PayloadTooLarge(MAX_BODY_BYTES));
     }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::InvalidRequest("the request body is empty; send a JSON object".into()));
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(Error::InvalidRequest("the request body is empty; send a JSON object".into())),
+        // serde would also read a struct from a JSON array; the contract's bodies are objects.
+        Some(b'{') => {}
+        Some(_) => return Err(Error::InvalidRequest("the request body must be a JSON object".into())),
     }
     serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
@@ -179,8 +190,10 @@ mod tests {
         assert!(bad(r#"{"org_name":"A","key_name":""}"#).contains("key_name"));
         assert!(bad(&format!(r#"{{"org_name":"A","key_name":"{}"}}"#, "k".repeat(65))).contains("64"));
         assert!(bad(r#"{"org_name":"A","extra":1}"#).contains("unknown field"));
-        assert!(bad(r#"["org_name"]"#).contains("shape"));
+        assert!(bad(r#"["org_name"]"#).contains("object"));
         assert!(bad(r#"{"existing_org_id":""}"#).contains("empty"));
+        assert!(bad(r#"{"org_name":"A","key_name":null}"#).contains("shape"));
+        assert!(bad(r#"{"org_name":null,"existing_org_id":"org_1"}"#).contains("shape"));
         assert!(matches!(SignupRequest::parse(&vec![b' '; MAX_BODY_BYTES + 1]), Err(Error::PayloadTooLarge(_))));
     }
 
