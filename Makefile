@@ -58,7 +58,7 @@ template-check: $(PY_DEPS) ## cfn-lint and sam validate --lint on template.yaml
 
 bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: target/bench/summary.json
 	cargo build --release --locked -p signup -p keys -p verify -p authorizer -p whoami
-	cargo bench --locked -p overten-bench --bench hot_path
+	cargo bench --locked --profile release -p overten-bench --bench hot_path
 	DDB_PORT=$(BENCH_DDB_PORT) SERVICES=ddb infra/scripts/with-services.sh \
 	  cargo run --release --locked -q -p overten-bench
 
