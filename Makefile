@@ -14,7 +14,7 @@ VENV := .venv
 NODE_DEPS := infra/node_modules/.installed
 PY_DEPS := $(VENV)/.installed
 
-.PHONY: help deps test lint unit template-check dev admin package bench fuzz lock-python clean
+.PHONY: help deps test lint unit template-check dev admin package bench fuzz soak lock-python clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -68,6 +68,11 @@ fuzz: ## Each cargo-fuzz target for FUZZ_SECONDS (default 20) on the nightly too
 	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz run $$t fuzz/corpus/$$t -- \
 	    -max_total_time=$(FUZZ_SECONDS) -max_len=20000 -rss_limit_mb=1024 || exit 1; \
 	done
+
+soak: deps ## Longer runs: schemathesis with 500 examples per operation, each fuzz target for 5 minutes
+	cargo build --locked -q -p local-gateway
+	SCHEMATHESIS_EXAMPLES=500 infra/scripts/api-fuzz.sh
+	$(MAKE) fuzz FUZZ_SECONDS=300
 
 package: $(PY_DEPS) ## sam build: a release arm64 bootstrap per function, via cargo lambda (needs the aarch64-unknown-linux-gnu std)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --template template.yaml
