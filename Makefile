@@ -65,7 +65,8 @@ bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: targe
 fuzz: ## Each cargo-fuzz target for FUZZ_SECONDS (default 20) on the nightly toolchain
 	test -x .tools/bin/cargo-fuzz || cargo install cargo-fuzz --locked --root .tools
 	for t in $(FUZZ_TARGETS); do \
-	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz run $$t fuzz/corpus/$$t -- \
+	  mkdir -p .fuzz-corpus/$$t; \
+	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz run $$t .fuzz-corpus/$$t fuzz/corpus/$$t -- \
 	    -max_total_time=$(FUZZ_SECONDS) -max_len=20000 -rss_limit_mb=1024 || exit 1; \
 	done
 

@@ -17,11 +17,6 @@ pub fn request_id(req: &Request) -> String {
     {
         return id.clone();
     }
-    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
-        && let Some(id) = &ctx.request_id
-    {
-        return id.clone();
-    }
     match req.lambda_context_ref() {
         Some(ctx) if !ctx.request_id.is_empty() => ctx.request_id.clone(),
         _ => format!("req_{}", crate::api_key::random_base62(20)),
