@@ -323,7 +323,7 @@ async fn secrets_appear_only_where_the_contract_allows() {
     for (label, headers) in [
         ("verify", vec![("X-API-Key", first.as_str())]),
         ("verify-bearer", vec![("Authorization", &*format!("Bearer {second}"))]),
-        ("verify-bad", vec![("X-API-Key", "sk_live_definitelynotavalidkey0000000")]),
+        ("verify-bad", vec![("X-API-Key", "sk_live_definitely-not-a-valid-key")]),
     ] {
         record(&mut bodies, label, &verify::handle(&apps.store, rest_request("GET", "/verify", &headers, None)).await);
     }
