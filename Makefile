@@ -75,8 +75,9 @@ soak: deps ## Longer runs: schemathesis with 500 examples per operation, each fu
 	SCHEMATHESIS_EXAMPLES=500 infra/scripts/api-fuzz.sh
 	$(MAKE) fuzz FUZZ_SECONDS=300
 
-package: $(PY_DEPS) ## sam build: a release arm64 bootstrap per function, via cargo lambda (needs the aarch64-unknown-linux-gnu std)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --template template.yaml
+package: $(PY_DEPS) ## sam build: a release arm64 bootstrap per function, via cargo lambda and zig
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features --no-cached --template template.yaml
 	@for f in .aws-sam/build/*Function/bootstrap; do ls -l "$$f"; done
 
 lock-python: ## Re-pin the Python tools (after changing their versions here)
