@@ -175,41 +175,8 @@ mod tests {
         assert_eq!(stage_arn("not-an-arn/x/y"), None);
     }
 
-    use overten::store::{KeyPage, ListQuery, NewKey, NewOrg};
+    use overten::store::FixedStore;
     use proptest::prelude::*;
-
-    /// Knows no key: every decision is a Deny unless the event is refused outright.
-    struct Empty;
-
-    impl KeyStore for Empty {
-        async fn find_key(&self, _: &overten::KeyHash) -> Result<Option<KeyRecord>, Error> {
-            Ok(None)
-        }
-        async fn touch_key(&self, _: &overten::KeyHash, _: i64) -> Result<(), Error> {
-            Ok(())
-        }
-        async fn create_org_with_key(&self, _: &NewOrg, _: &NewKey) -> Result<(), Error> {
-            unreachable!()
-        }
-        async fn enable_api(&self, _: &str, _: &str, _: &str, _: &NewKey) -> Result<(), Error> {
-            unreachable!()
-        }
-        async fn create_org(&self, _: &NewOrg) -> Result<(), Error> {
-            unreachable!()
-        }
-        async fn is_member(&self, _: &str, _: &str) -> Result<bool, Error> {
-            unreachable!()
-        }
-        async fn create_key(&self, _: &str, _: &str, _: &NewKey) -> Result<(), Error> {
-            unreachable!()
-        }
-        async fn list_keys(&self, _: &str, _: &ListQuery) -> Result<KeyPage, Error> {
-            unreachable!()
-        }
-        async fn revoke_key(&self, _: &str, _: Option<&str>, _: &str, _: &str) -> Result<(), Error> {
-            unreachable!()
-        }
-    }
 
     fn arbitrary_json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
@@ -239,7 +206,7 @@ mod tests {
         #[test]
         fn arbitrary_events_never_allow(event in arbitrary_json()) {
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            if let Ok(answer) = runtime.block_on(handle(&Empty, event, "prop")) {
+            if let Ok(answer) = runtime.block_on(handle(&FixedStore::empty(), event, "prop")) {
                 prop_assert!(answer["isAuthorized"] != true);
                 prop_assert!(answer["policyDocument"]["Statement"][0]["Effect"] != "Allow");
             }

@@ -2,12 +2,16 @@
 //! implementation (the adapter). Tests and benchmarks wrap the real adapter, e.g. to count calls.
 
 mod dynamodb;
+#[cfg(feature = "testing")]
+mod fixed;
 mod records;
 pub mod tables;
 
 use std::future::Future;
 
 pub use dynamodb::{DynamoStore, TOUCH_INTERVAL_SECS};
+#[cfg(feature = "testing")]
+pub use fixed::FixedStore;
 pub use records::{KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, NewOrg};
 
 use crate::api_key::KeyHash;
