@@ -95,6 +95,13 @@ fn admin(args: &[&str]) -> (bool, Value, String) {
     (out.status.success(), serde_json::from_str(&stdout).unwrap_or(Value::Null), stdout)
 }
 
+/// Sends a request and reads the answer as (status, JSON body; `Null` when empty).
+async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("the local gateway answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 fn port_open(port: u16) -> bool {
     std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
 }
@@ -117,87 +124,53 @@ async fn make_dev_serves_the_quickstart_over_http() {
     }
 
     // A developer signs up with an emulator token.
-    let user: Value = http
-        .post(format!(
-            "http://127.0.0.1:{AUTH_PORT}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key"
-        ))
-        .json(&json!({"email": "dev@example.com", "password": "password", "returnSecureToken": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sign_up =
+        format!("http://127.0.0.1:{AUTH_PORT}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key");
+    let (_, user) = call(
+        http.post(sign_up)
+            .json(&json!({"email": "dev@example.com", "password": "password", "returnSecureToken": true})),
+    )
+    .await;
     let token = user["idToken"].as_str().unwrap();
     let uid = user["localId"].as_str().unwrap();
     let bearer = format!("Bearer {token}");
-    let response = http
-        .post(format!("{api}/signup"))
-        .header("authorization", &bearer)
-        .json(&json!({"org_name": "Acme"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let signup: Value = response.json().await.unwrap();
+    let (status, signup) =
+        call(http.post(format!("{api}/signup")).header("authorization", &bearer).json(&json!({"org_name": "Acme"})))
+            .await;
+    assert_eq!(status, 201);
     let (org, secret) = (signup["org_id"].as_str().unwrap(), signup["secret"].as_str().unwrap());
 
     // The key on /verify and through the authorizer, both headers.
-    let verified: Value =
-        http.get(format!("{api}/verify")).header("x-api-key", secret).send().await.unwrap().json().await.unwrap();
+    let (_, verified) = call(http.get(format!("{api}/verify")).header("x-api-key", secret)).await;
     assert_eq!(verified["org_id"], org);
-    let whoami = http.get(format!("{api}/v1/whoami")).bearer_auth(secret).send().await.unwrap();
-    assert_eq!(whoami.status(), 200);
-    assert_eq!(whoami.json::<Value>().await.unwrap(), json!({"org_id": org, "key_id": signup["key"]["id"]}));
+    let whoami = call(http.get(format!("{api}/v1/whoami")).bearer_auth(secret)).await;
+    assert_eq!(whoami, (200, json!({"org_id": org, "key_id": signup["key"]["id"]})));
 
     // A second key, the listing, revoking the first.
-    let second: Value = http
-        .post(format!("{api}/orgs/{org}/api-keys"))
-        .header("authorization", &bearer)
-        .json(&json!({"name": "ci"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let list: Value = http
-        .get(format!("{api}/orgs/{org}/api-keys?limit=10"))
-        .header("authorization", &bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = format!("{api}/orgs/{org}/api-keys");
+    let (_, second) = call(http.post(&keys).header("authorization", &bearer).json(&json!({"name": "ci"}))).await;
+    let (_, list) = call(http.get(format!("{keys}?limit=10")).header("authorization", &bearer)).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
     let first_id = signup["key"]["id"].as_str().unwrap();
-    let revoke = http
-        .delete(format!("{api}/orgs/{org}/api-keys/{first_id}"))
-        .header("authorization", &bearer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoke.status(), 204);
-    let denied = http.get(format!("{api}/v1/whoami")).header("x-api-key", secret).send().await.unwrap();
-    assert_eq!(denied.status(), 401);
-    assert_eq!(denied.json::<Value>().await.unwrap()["error"]["code"], "invalid_api_key");
-    let missing = http.get(format!("{api}/v1/whoami")).send().await.unwrap();
-    assert_eq!(missing.json::<Value>().await.unwrap()["error"]["code"], "missing_api_key");
-    assert_eq!(http.get(format!("{api}/nowhere")).send().await.unwrap().status(), 404);
+    let (status, _) = call(http.delete(format!("{keys}/{first_id}")).header("authorization", &bearer)).await;
+    assert_eq!(status, 204);
+    let (status, denied) = call(http.get(format!("{api}/v1/whoami")).header("x-api-key", secret)).await;
+    assert_eq!((status, &denied["error"]["code"]), (401, &json!("invalid_api_key")));
+    let (_, missing) = call(http.get(format!("{api}/v1/whoami"))).await;
+    assert_eq!(missing["error"]["code"], "missing_api_key");
+    assert_eq!(call(http.get(format!("{api}/nowhere"))).await.0, 404);
 
     // The operator CLI on the same tables: a dashboard org, then signup with existing_org_id.
     let (ok, created, raw) = admin(&["org", "create", "--name", "Dashboard org", "--owner-uid", uid]);
     assert!(ok, "{raw}");
     let dashboard_org = created["org_id"].as_str().unwrap();
-    let response = http
-        .post(format!("{api}/signup"))
-        .header("authorization", &bearer)
-        .json(&json!({"existing_org_id": dashboard_org}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    let (status, _) = call(
+        http.post(format!("{api}/signup"))
+            .header("authorization", &bearer)
+            .json(&json!({"existing_org_id": dashboard_org})),
+    )
+    .await;
+    assert_eq!(status, 201);
     // Lookup by raw key and by prefix; the raw key is never printed back.
     let second_secret = second["secret"].as_str().unwrap();
     let (ok, found, raw) = admin(&["key", "lookup", second_secret]);
@@ -208,8 +181,7 @@ async fn make_dev_serves_the_quickstart_over_http() {
     assert!(ok && found.as_array().unwrap().iter().any(|k| k["key_id"] == second["id"]));
     let (ok, revoked, raw) = admin(&["key", "revoke", second_secret]);
     assert!(ok && revoked["revoked"] == true, "{raw}");
-    let after = http.get(format!("{api}/verify")).header("x-api-key", second_secret).send().await.unwrap();
-    assert_eq!(after.status(), 401);
+    assert_eq!(call(http.get(format!("{api}/verify")).header("x-api-key", second_secret)).await.0, 401);
     let (ok, _, _) = admin(&["key", "lookup", "sk_live_not-a-key"]);
     assert!(!ok);
 

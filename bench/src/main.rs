@@ -65,7 +65,9 @@ async fn main() {
         assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
         serde_json::to_vec(&answer).unwrap()
     };
-    let verify_event = verify_request_json(key.expose_secret());
+    let verify_event =
+        overten_tests::events_json("GET", "/verify", &[("X-API-Key".to_owned(), key.expose_secret().to_owned())])
+            .to_string();
     let verify = || async {
         let request = lambda_http::request::from_str(&verify_event).unwrap();
         let response = verify::handle(&store, request).await;
@@ -76,28 +78,9 @@ async fn main() {
         getitem().await;
         verify().await;
     }
-    let (mut auth, mut get, mut ver, mut get_v) = (vec![], vec![], vec![], vec![]);
-    for i in 0..N {
-        let (a, g) = if i % 2 == 0 {
-            (timed(authorize()).await, timed(getitem()).await)
-        } else {
-            let g = timed(getitem()).await;
-            (timed(authorize()).await, g)
-        };
-        auth.push(a);
-        get.push(g);
-    }
+    let (auth, get) = interleaved(authorize, getitem).await;
     eprintln!("bench: verify vs GetItem, {N} each, interleaved");
-    for i in 0..N {
-        let (v, g) = if i % 2 == 0 {
-            (timed(verify()).await, timed(getitem()).await)
-        } else {
-            let g = timed(getitem()).await;
-            (timed(verify()).await, g)
-        };
-        ver.push(v);
-        get_v.push(g);
-    }
+    let (ver, get_v) = interleaved(verify, getitem).await;
 
     // Malformed keys: counted through the store, must be zero calls.
     eprintln!("bench: malformed keys");
@@ -161,6 +144,28 @@ async fn main() {
     print_table(&summary);
 }
 
+/// N timings of `subject` and of `baseline`, alternating which runs first so neither gets the
+/// warmer caches.
+async fn interleaved<A, B, FA, FB>(subject: A, baseline: B) -> (Vec<f64>, Vec<f64>)
+where
+    A: Fn() -> FA,
+    B: Fn() -> FB,
+    FA: std::future::Future,
+    FB: std::future::Future,
+{
+    let (mut s, mut b) = (Vec::with_capacity(N), Vec::with_capacity(N));
+    for i in 0..N {
+        if i % 2 == 0 {
+            s.push(timed(subject()).await);
+            b.push(timed(baseline()).await);
+        } else {
+            b.push(timed(baseline()).await);
+            s.push(timed(subject()).await);
+        }
+    }
+    (s, b)
+}
+
 async fn timed<F: std::future::Future>(f: F) -> f64 {
     let started = Instant::now();
     std::hint::black_box(f.await);
@@ -177,16 +182,6 @@ fn pct(samples: &[f64], p: f64) -> f64 {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
-}
-
-fn verify_request_json(key: &str) -> String {
-    let event = local_event("GET", "/verify", key);
-    event.to_string()
-}
-
-fn local_event(method: &str, path: &str, key: &str) -> Value {
-    let headers = vec![("X-API-Key".to_owned(), key.to_owned())];
-    overten_tests::events_json(method, path, &headers)
 }
 
 async fn spawn_bootstrap(

@@ -93,6 +93,21 @@ pub fn log_request(request_id: &str, route: &str, status: u16, org_id: Option<&s
     tracing::info!(request_id, route, status, org_id, key_id, "request");
 }
 
+/// What a warm Firebase-authenticated function (signup, keys; the local gateway serves both with
+/// one) keeps between invocations: the store and the token verifier with its key cache.
+pub struct App<S> {
+    pub store: S,
+    pub verifier: crate::firebase::TokenVerifier,
+}
+
+impl App<crate::store::DynamoStore> {
+    /// Tables, DynamoDB client and Firebase settings from the environment, once per cold start.
+    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let firebase = crate::config::FirebaseConfig::from_env()?;
+        Ok(App { store: crate::store_from_env().await?, verifier: crate::firebase::TokenVerifier::new(&firebase)? })
+    }
+}
+
 /// The uid of the Firebase user calling (`Authorization: Bearer <ID token>`).
 pub async fn caller_uid(verifier: &crate::firebase::TokenVerifier, req: &Request) -> Result<String, Error> {
     let token = crate::credentials::bearer_token(req.headers())?;

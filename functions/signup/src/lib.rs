@@ -3,17 +3,12 @@
 
 use lambda_http::{Body, Request, Response};
 use overten::Error;
-use overten::firebase::TokenVerifier;
 use overten::http::{body, caller_uid, finish, json_response, request_id, segments};
 use overten::requests::SignupRequest;
 use overten::service;
 use overten::store::KeyStore;
 
-/// What a warm function keeps between invocations.
-pub struct App<S> {
-    pub store: S,
-    pub verifier: TokenVerifier,
-}
+pub use overten::http::App;
 
 pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
     let request_id = request_id(&req);

@@ -44,9 +44,8 @@ pub struct LocalRequest {
 }
 
 pub struct Gateway {
-    pub store: DynamoStore,
-    pub signup: signup::App<DynamoStore>,
-    pub keys: keys::App<DynamoStore>,
+    /// The store and the token verifier (one key cache), shared by every route.
+    pub app: overten::http::App<DynamoStore>,
 }
 
 impl Gateway {
@@ -58,7 +57,7 @@ impl Gateway {
         };
         let authorizer_context = if route == Route::WhoAmI {
             let event = events::authorizer_event(&request.method, &request.path, &request.headers, &request_id);
-            match authorizer::handle(&self.store, event, &request_id).await {
+            match authorizer::handle(&self.app.store, event, &request_id).await {
                 Ok(answer) if is_allow(&answer) => {
                     let mut context = answer["context"].clone();
                     context["principalId"] = answer["principalId"].clone();
@@ -99,9 +98,9 @@ impl Gateway {
             Err(_) => return gateway_error(400, "invalid_request", "the request could not be read", &request_id),
         };
         match route {
-            Route::Signup => signup::handle(&self.signup, lambda_request).await,
-            Route::Keys => keys::handle(&self.keys, lambda_request).await,
-            Route::Verify => verify::handle(&self.store, lambda_request).await,
+            Route::Signup => signup::handle(&self.app, lambda_request).await,
+            Route::Keys => keys::handle(&self.app, lambda_request).await,
+            Route::Verify => verify::handle(&self.app.store, lambda_request).await,
             Route::WhoAmI => whoami::handle(lambda_request).await,
         }
     }

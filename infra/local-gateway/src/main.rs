@@ -10,20 +10,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use local_gateway::{Gateway, LocalRequest, MAX_GATEWAY_BODY};
-use overten::config::FirebaseConfig;
-use overten::firebase::TokenVerifier;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     overten::logging::init();
-    let store = overten::store_from_env().await?;
-    overten::store::tables::ensure_tables(store.client(), store.tables()).await?;
-    let firebase = FirebaseConfig::from_env()?;
-    let gateway = Arc::new(Gateway {
-        signup: signup::App { store: store.clone(), verifier: TokenVerifier::new(&firebase)? },
-        keys: keys::App { store: store.clone(), verifier: TokenVerifier::new(&firebase)? },
-        store,
-    });
+    let app = overten::http::App::from_env().await?;
+    overten::store::tables::ensure_tables(app.store.client(), app.store.tables()).await?;
+    let gateway = Arc::new(Gateway { app });
     let port: u16 = std::env::var("API_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("local-gateway: ready on http://127.0.0.1:{port}");
