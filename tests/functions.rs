@@ -22,8 +22,8 @@ impl Stack {
     async fn new() -> Self {
         let store = fresh_store().await;
         Stack {
-            signup: signup::App { store: store.clone(), verifier: emulator_verifier() },
-            keys: keys::App { store: store.clone(), verifier: emulator_verifier() },
+            signup: signup::App::new(store.clone(), emulator_verifier()),
+            keys: keys::App::new(store.clone(), emulator_verifier()),
             store,
         }
     }

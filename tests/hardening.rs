@@ -21,8 +21,8 @@ struct Apps {
 
 async fn apps_on(store: DynamoStore) -> Arc<Apps> {
     Arc::new(Apps {
-        signup: signup::App { store: store.clone(), verifier: emulator_verifier() },
-        keys: keys::App { store: store.clone(), verifier: emulator_verifier() },
+        signup: signup::App::new(store.clone(), emulator_verifier()),
+        keys: keys::App::new(store.clone(), emulator_verifier()),
         store,
     })
 }

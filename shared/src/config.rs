@@ -8,6 +8,30 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is invalid: {1}")]
     Invalid(&'static str, String),
+    /// A development-only setting inside a deployed function: the cold start stops here.
+    #[error("environment variable {0} is not allowed in a deployed function: {1}")]
+    Unsafe(&'static str, &'static str),
+}
+
+/// Whether this process is a deployed Lambda function: Lambda sets `AWS_LAMBDA_FUNCTION_NAME`;
+/// `sam local` sets it too, but also `AWS_SAM_LOCAL=true`.
+pub fn in_lambda(get: &impl Fn(&str) -> Option<String>) -> bool {
+    get("AWS_LAMBDA_FUNCTION_NAME").is_some_and(|v| !v.trim().is_empty())
+        && get("AWS_SAM_LOCAL").as_deref() != Some("true")
+}
+
+/// A key-set URL the service fetches keys from: inside Lambda it must be `https://`, since a key
+/// set fetched in clear text could be swapped for one that signs anything.
+pub fn key_set_url(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let url = optional(get, name).unwrap_or_else(|| default.to_owned());
+    if in_lambda(get) && !url.starts_with("https://") {
+        return Err(ConfigError::Unsafe(name, "key sets are fetched over https:// only"));
+    }
+    Ok(url)
 }
 
 /// DynamoDB table names (`API_KEYS_TABLE`, `ORGS_TABLE`).
@@ -53,13 +77,44 @@ impl FirebaseConfig {
         if project_id.len() > 128 || !project_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(ConfigError::Invalid("FIREBASE_PROJECT_ID", "not a Firebase project id".into()));
         }
+        let emulator_host = optional(&get, "FIREBASE_AUTH_EMULATOR_HOST");
+        if emulator_host.is_some() {
+            // Emulator mode accepts unsigned tokens: never in a deployed function, and locally
+            // only for an emulator-only project (Firebase's `demo-` convention), so a real
+            // project's users can never be impersonated by a token anyone can write.
+            if in_lambda(&get) {
+                return Err(ConfigError::Unsafe(
+                    "FIREBASE_AUTH_EMULATOR_HOST",
+                    "it makes unsigned emulator tokens valid",
+                ));
+            }
+            if !project_id.starts_with("demo-") {
+                return Err(ConfigError::Invalid(
+                    "FIREBASE_AUTH_EMULATOR_HOST",
+                    "emulator mode needs a demo- project id in FIREBASE_PROJECT_ID".into(),
+                ));
+            }
+        }
         Ok(FirebaseConfig {
             project_id,
-            jwks_url: optional(&get, "FIREBASE_JWKS_URL").unwrap_or_else(|| GOOGLE_JWKS_URL.to_owned()),
-            emulator_host: optional(&get, "FIREBASE_AUTH_EMULATOR_HOST"),
+            jwks_url: key_set_url(&get, "FIREBASE_JWKS_URL", GOOGLE_JWKS_URL)?,
+            emulator_host,
             fetch_timeout: Duration::from_secs(3),
         })
     }
+}
+
+/// `CORS_ALLOWED_ORIGIN`: one exact origin (`https://dashboard.example.com`, no path, no `*`),
+/// or none (no CORS headers at all).
+pub fn cors_origin(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(origin) = optional(get, "CORS_ALLOWED_ORIGIN") else { return Ok(None) };
+    let (scheme, rest) = origin.split_once("://").unwrap_or(("", ""));
+    let host_ok = !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !matches!(scheme, "https" | "http") || !host_ok {
+        return Err(ConfigError::Invalid("CORS_ALLOWED_ORIGIN", "one origin: scheme://host[:port], no path".into()));
+    }
+    Ok(Some(origin))
 }
 
 fn required(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {
@@ -105,5 +160,64 @@ mod tests {
         assert_eq!(f.jwks_url, "http://127.0.0.1:9/jwks");
         assert_eq!(f.emulator_host.as_deref(), Some("127.0.0.1:9099"));
         assert!(FirebaseConfig::from_lookup(lookup(&[("FIREBASE_PROJECT_ID", "a/b")])).is_err());
+    }
+
+    #[test]
+    fn the_cors_origin_is_one_exact_origin() {
+        let get = |v: &'static str| move |name: &str| (name == "CORS_ALLOWED_ORIGIN").then(|| v.to_owned());
+        assert_eq!(cors_origin(&get("https://dashboard.overten.com")).unwrap().as_deref(), Some("https://dashboard.overten.com"));
+        assert_eq!(cors_origin(&get("http://127.0.0.1:3390")).unwrap().as_deref(), Some("http://127.0.0.1:3390"));
+        assert_eq!(cors_origin(&lookup(&[])).unwrap(), None);
+        for bad in ["*", "https://a.com/", "https://a.com/path", "dashboard.overten.com", "https://", "https://a b"] {
+            assert!(cors_origin(&get(bad)).is_err(), "{bad}");
+        }
+    }
+
+    const LAMBDA: (&str, &str) = ("AWS_LAMBDA_FUNCTION_NAME", "overten-keys-prod-signup");
+
+    #[test]
+    fn a_production_environment_with_the_real_defaults_starts() {
+        let f = FirebaseConfig::from_lookup(lookup(&[LAMBDA, ("FIREBASE_PROJECT_ID", "overten-prod")])).unwrap();
+        assert_eq!(f.jwks_url, GOOGLE_JWKS_URL);
+        assert_eq!(f.emulator_host, None);
+        let https = ("FIREBASE_JWKS_URL", "https://keys.example.com/jwks");
+        let f = FirebaseConfig::from_lookup(lookup(&[LAMBDA, ("FIREBASE_PROJECT_ID", "overten-prod"), https])).unwrap();
+        assert_eq!(f.jwks_url, "https://keys.example.com/jwks");
+    }
+
+    #[test]
+    fn the_emulator_is_refused_inside_lambda() {
+        let env = [LAMBDA, ("FIREBASE_PROJECT_ID", "demo-overten"), ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")];
+        let err = FirebaseConfig::from_lookup(lookup(&env)).unwrap_err();
+        assert!(matches!(err, ConfigError::Unsafe("FIREBASE_AUTH_EMULATOR_HOST", _)), "{err:?}");
+        assert!(err.to_string().contains("FIREBASE_AUTH_EMULATOR_HOST"));
+        // `sam local` is local development, not a deployed function.
+        let sam_local = [env[0], env[1], env[2], ("AWS_SAM_LOCAL", "true")];
+        assert!(FirebaseConfig::from_lookup(lookup(&sam_local)).is_ok());
+    }
+
+    #[test]
+    fn a_clear_text_key_set_url_is_refused_inside_lambda() {
+        for url in ["http://127.0.0.1:9/jwks", "ftp://keys", "HTTPS-ish://x"] {
+            let env = [LAMBDA, ("FIREBASE_PROJECT_ID", "overten-prod"), ("FIREBASE_JWKS_URL", url)];
+            let err = FirebaseConfig::from_lookup(lookup(&env)).unwrap_err();
+            assert_eq!(err, ConfigError::Unsafe("FIREBASE_JWKS_URL", "key sets are fetched over https:// only"));
+            assert!(err.to_string().contains("FIREBASE_JWKS_URL"));
+        }
+        // Outside Lambda, tests and `make dev` serve key sets on 127.0.0.1.
+        let local = [("FIREBASE_PROJECT_ID", "overten-prod"), ("FIREBASE_JWKS_URL", "http://127.0.0.1:9/jwks")];
+        assert!(FirebaseConfig::from_lookup(lookup(&local)).is_ok());
+    }
+
+    #[test]
+    fn emulator_mode_needs_a_demo_project_outside_lambda() {
+        let emulator = ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099");
+        let err = FirebaseConfig::from_lookup(lookup(&[("FIREBASE_PROJECT_ID", "overten-prod"), emulator])).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid("FIREBASE_AUTH_EMULATOR_HOST", _)), "{err:?}");
+        assert!(err.to_string().contains("demo-"));
+        assert!(FirebaseConfig::from_lookup(lookup(&[("FIREBASE_PROJECT_ID", "demo-overten"), emulator])).is_ok());
+        // An empty AWS_LAMBDA_FUNCTION_NAME is not Lambda.
+        let env = [("AWS_LAMBDA_FUNCTION_NAME", " "), ("FIREBASE_PROJECT_ID", "demo-x"), emulator];
+        assert!(FirebaseConfig::from_lookup(lookup(&env)).is_ok());
     }
 }

@@ -4,6 +4,7 @@
 
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
+use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
@@ -98,13 +99,44 @@ pub fn log_request(request_id: &str, route: &str, status: u16, org_id: Option<&s
 pub struct App<S> {
     pub store: S,
     pub verifier: crate::firebase::TokenVerifier,
+    /// The dashboard's origin (`CORS_ALLOWED_ORIGIN`): every response names it, so a browser on
+    /// that origin can read the answer and a browser on any other cannot.
+    pub cors_origin: Option<HeaderValue>,
 }
 
 impl App<crate::store::DynamoStore> {
-    /// Tables, DynamoDB client and Firebase settings from the environment, once per cold start.
+    /// Tables, DynamoDB client, Firebase and CORS settings from the environment, once per cold
+    /// start.
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let firebase = crate::config::FirebaseConfig::from_env()?;
-        Ok(App { store: crate::store_from_env().await?, verifier: crate::firebase::TokenVerifier::new(&firebase)? })
+        let cors_origin = crate::config::cors_origin(&|name| std::env::var(name).ok())?;
+        Ok(App {
+            store: crate::store_from_env().await?,
+            verifier: crate::firebase::TokenVerifier::new(&firebase)?,
+            cors_origin: cors_origin.map(|o| HeaderValue::from_str(&o)).transpose()?,
+        })
+    }
+}
+
+impl<S> App<S> {
+    pub fn new(store: S, verifier: crate::firebase::TokenVerifier) -> Self {
+        App { store, verifier, cors_origin: None }
+    }
+
+    pub fn with_cors_origin(mut self, origin: &str) -> Self {
+        self.cors_origin = HeaderValue::from_str(origin).ok();
+        self
+    }
+
+    /// Adds the CORS headers to a response, whatever its status (a browser reads an error body
+    /// only if the error carries them too).
+    pub fn cors(&self, mut response: Response<Body>) -> Response<Body> {
+        if let Some(origin) = &self.cors_origin {
+            let headers = response.headers_mut();
+            headers.insert("access-control-allow-origin", origin.clone());
+            headers.append("vary", HeaderValue::from_static("Origin"));
+        }
+        response
     }
 }
 

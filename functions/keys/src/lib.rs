@@ -26,7 +26,7 @@ pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
         ["orgs", org, ..] if overten::ids::is_valid_org_id(org) => Some(*org),
         _ => None,
     };
-    finish(&request_id, route, result, org_id)
+    app.cors(finish(&request_id, route, result, org_id))
 }
 
 async fn create<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Result<Response<Body>, Error> {

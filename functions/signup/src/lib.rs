@@ -18,7 +18,7 @@ pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
         _ => Err(Error::RouteNotFound),
     };
     let org_id = result.as_ref().ok().map(|(_, org)| org.clone());
-    finish(&request_id, "POST /signup", result.map(|(r, _)| r), org_id.as_deref())
+    app.cors(finish(&request_id, "POST /signup", result.map(|(r, _)| r), org_id.as_deref()))
 }
 
 async fn signup<S: KeyStore>(app: &App<S>, req: &Request) -> Result<(Response<Body>, String), Error> {

@@ -1,13 +1,26 @@
 //! The local stand-in for the deployed REST API (`make dev`): the template's routes, the same REST
 //! proxy events handed to the same handlers in-process, the authorizer run before protected
-//! routes with its context passed on, and its answers turned into the template's gateway
-//! responses (Deny → 401 with the contract's body, failure → 503).
+//! routes (with its timeout, its policy evaluated, its context passed on), the stage's
+//! throttling, the CORS preflight, and every answer API Gateway gives itself rendered from the
+//! template's own `GatewayResponses` ([`template`]). Each request leaves one access-log line in
+//! the template's format.
 
 pub mod events;
+pub mod policy;
+pub mod template;
+pub mod throttle;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Response};
 use overten::store::DynamoStore;
-use serde_json::{Value, json};
+use policy::Decision;
+use serde_json::Value;
+use template::ApiTemplate;
+use throttle::TokenBucket;
 
 /// Largest body API Gateway accepts (10 MB); the functions refuse more than 16 KiB themselves.
 pub const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
@@ -43,43 +56,123 @@ pub struct LocalRequest {
     pub body: Option<String>,
 }
 
+/// Local throttling limits; by default the template's parameter defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub rate: f64,
+    pub burst: f64,
+    pub signup_rate: f64,
+    pub signup_burst: f64,
+}
+
+impl Limits {
+    /// `THROTTLING_RATE_LIMIT`, `THROTTLING_BURST_LIMIT`, `SIGNUP_THROTTLING_RATE_LIMIT`,
+    /// `SIGNUP_THROTTLING_BURST_LIMIT`, else the template's defaults.
+    pub fn from_template(template: &ApiTemplate, get: impl Fn(&str) -> Option<String>) -> Self {
+        let value = |env: &str, parameter: &str| {
+            get(env)
+                .or_else(|| template.parameters.get(parameter).cloned())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::MAX)
+        };
+        Limits {
+            rate: value("THROTTLING_RATE_LIMIT", "ThrottlingRateLimit"),
+            burst: value("THROTTLING_BURST_LIMIT", "ThrottlingBurstLimit"),
+            signup_rate: value("SIGNUP_THROTTLING_RATE_LIMIT", "SignupThrottlingRateLimit"),
+            signup_burst: value("SIGNUP_THROTTLING_BURST_LIMIT", "SignupThrottlingBurstLimit"),
+        }
+    }
+}
+
 pub struct Gateway {
     /// The store and the token verifier (one key cache), shared by every route.
     pub app: overten::http::App<DynamoStore>,
+    pub template: ApiTemplate,
+    stage_bucket: TokenBucket,
+    signup_bucket: TokenBucket,
+    access_log: Option<Mutex<std::fs::File>>,
+}
+
+/// What one request leaves for the access log: the `$context` variables API Gateway would set.
+#[derive(Default)]
+struct Context {
+    vars: HashMap<String, String>,
+}
+
+impl Context {
+    fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.vars.insert(name.to_owned(), value.into());
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
 }
 
 impl Gateway {
+    pub fn new(app: overten::http::App<DynamoStore>, template: ApiTemplate, limits: Limits) -> Self {
+        Gateway {
+            app,
+            template,
+            stage_bucket: TokenBucket::new(limits.rate, limits.burst),
+            signup_bucket: TokenBucket::new(limits.signup_rate, limits.signup_burst),
+            access_log: None,
+        }
+    }
+
+    /// Appends one access-log line per request, in the template's `AccessLogSetting` format.
+    pub fn with_access_log(mut self, file: std::fs::File) -> Self {
+        self.access_log = Some(Mutex::new(file));
+        self
+    }
+
     pub async fn handle(&self, request: LocalRequest) -> Response<Body> {
+        let started = Instant::now();
+        let mut context = Context::default();
         let request_id = format!("local-{}", overten::api_key::random_base62(16));
+        context.set("requestId", request_id.clone());
+        context.set("identity.sourceIp", "127.0.0.1");
+        context.set("httpMethod", request.method.clone());
+        context.set("requestTime", overten::clock::rfc3339(overten::clock::now_secs()));
+        if let Some((_, agent)) = request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
+            context.set("identity.userAgent", agent.clone());
+        }
+        let response = self.route_request(request, &mut context).await;
+        context.set("status", response.status().as_u16().to_string());
+        context.set("responseLatency", started.elapsed().as_millis().to_string());
+        self.log_access(&context);
+        response
+    }
+
+    /// An answer API Gateway gives itself (`REQUEST_TOO_LARGE` from the HTTP layer, for one).
+    pub fn gateway_answer(&self, response_type: &str) -> Response<Body> {
+        let mut context = Context::default();
+        context.set("requestId", format!("local-{}", overten::api_key::random_base62(16)));
+        let response = self.gateway_response(response_type, &mut context);
+        context.set("status", response.status().as_u16().to_string());
+        self.log_access(&context);
+        response
+    }
+
+    async fn route_request(&self, request: LocalRequest, context: &mut Context) -> Response<Body> {
+        if request.method == "OPTIONS" && resource_path(&request.path).is_some() {
+            // SAM's Cors: a mock integration on every resource, without the authorizer.
+            context.set("resourcePath", resource_path(&request.path).unwrap_or_default());
+            return self.preflight();
+        }
         let Some(route) = route(&request.method, &request.path) else {
-            // What the deployed API's MISSING_AUTHENTICATION_TOKEN gateway response answers.
-            return gateway_error(404, "not_found", "no such route", &request_id);
+            // API Gateway answers an unknown route or method with MISSING_AUTHENTICATION_TOKEN.
+            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", context);
         };
+        context.set("resourcePath", resource_path(&request.path).unwrap_or_default());
+        if !self.stage_bucket.try_take() || (route == Route::Signup && !self.signup_bucket.try_take()) {
+            return self.gateway_response("THROTTLED", context);
+        }
+        let request_id = context.get("requestId").unwrap_or_default();
         let authorizer_context = if route == Route::WhoAmI {
-            let event = events::authorizer_event(&request.method, &request.path, &request.headers, &request_id);
-            match authorizer::handle(&self.app.store, event, &request_id).await {
-                Ok(answer) if is_allow(&answer) => {
-                    let mut context = answer["context"].clone();
-                    context["principalId"] = answer["principalId"].clone();
-                    context
-                }
-                Ok(answer) => {
-                    let context = &answer["context"];
-                    return gateway_error(
-                        401,
-                        context["error_code"].as_str().unwrap_or("invalid_api_key"),
-                        context["error_message"].as_str().unwrap_or("invalid API key"),
-                        &request_id,
-                    );
-                }
-                Err(_) => {
-                    return gateway_error(
-                        503,
-                        "service_unavailable",
-                        "the service is temporarily unavailable; retry with backoff",
-                        &request_id,
-                    );
-                }
+            match self.authorize(&request, &request_id, context).await {
+                Ok(authorizer_context) => authorizer_context,
+                Err(response_type) => return self.gateway_response(response_type, context),
             }
         } else {
             Value::Null
@@ -95,29 +188,95 @@ impl Gateway {
         );
         let lambda_request = match lambda_http::request::from_str(&event.to_string()) {
             Ok(r) => r,
-            Err(_) => return gateway_error(400, "invalid_request", "the request could not be read", &request_id),
+            Err(_) => return self.gateway_response("BAD_REQUEST_BODY", context),
         };
-        match route {
+        let integration_started = Instant::now();
+        let response = match route {
             Route::Signup => signup::handle(&self.app, lambda_request).await,
             Route::Keys => keys::handle(&self.app, lambda_request).await,
             Route::Verify => verify::handle(&self.app.store, lambda_request).await,
             Route::WhoAmI => whoami::handle(lambda_request).await,
+        };
+        context.set("integrationLatency", integration_started.elapsed().as_millis().to_string());
+        response
+    }
+
+    /// The REQUEST authorizer as API Gateway runs it: the event, the function's timeout, the
+    /// policy evaluated against the method ARN. `Err` is the gateway response type to answer.
+    async fn authorize(
+        &self,
+        request: &LocalRequest,
+        request_id: &str,
+        context: &mut Context,
+    ) -> Result<Value, &'static str> {
+        let event = events::authorizer_event(&request.method, &request.path, &request.headers, request_id);
+        let method_arn = event["methodArn"].as_str().unwrap_or_default().to_owned();
+        let started = Instant::now();
+        let timeout = Duration::from_secs(self.template.authorizer_timeout_secs);
+        let answer = tokio::time::timeout(timeout, authorizer::handle(&self.app.store, event, request_id)).await;
+        context.set("authorizer.latency", started.elapsed().as_millis().to_string());
+        // A function error or timeout: API Gateway could not get a decision.
+        let Ok(Ok(answer)) = answer else { return Err("AUTHORIZER_CONFIGURATION_ERROR") };
+        let mut authorizer_context = answer["context"].clone();
+        if let Some(fields) = authorizer_context.as_object() {
+            for (k, v) in fields {
+                context.set(&format!("authorizer.{k}"), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()));
+            }
         }
+        match policy::evaluate(&answer, &method_arn) {
+            Decision::Allow => {
+                authorizer_context["principalId"] = answer["principalId"].clone();
+                Ok(authorizer_context)
+            }
+            Decision::ExplicitDeny | Decision::ImplicitDeny => Err("ACCESS_DENIED"),
+            Decision::Malformed => Err("AUTHORIZER_CONFIGURATION_ERROR"),
+        }
+    }
+
+    /// The template's entry for `response_type`, rendered with this request's `$context`.
+    fn gateway_response(&self, response_type: &str, context: &mut Context) -> Response<Body> {
+        context.set("error.responseType", response_type);
+        let entry = self.template.gateway_response(response_type);
+        let body = template::render(&entry.body_template, &|name| context.get(name));
+        let mut builder = Response::builder().status(entry.status.unwrap_or(500)).header("content-type", "application/json");
+        for (name, value) in &entry.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        builder.body(Body::Text(body)).unwrap_or_default()
+    }
+
+    fn preflight(&self) -> Response<Body> {
+        let cors = &self.template.cors;
+        Response::builder()
+            .status(200)
+            .header("access-control-allow-origin", cors.allow_origin.as_str())
+            .header("access-control-allow-headers", cors.allow_headers.as_str())
+            .header("access-control-allow-methods", cors.allow_methods.as_str())
+            .header("access-control-max-age", cors.max_age.as_str())
+            .body(Body::Empty)
+            .unwrap_or_default()
+    }
+
+    fn log_access(&self, context: &Context) {
+        let Some(file) = &self.access_log else { return };
+        let line = template::render(&self.template.access_log_format, &|name| context.get(name));
+        let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = writeln!(file, "{line}");
     }
 }
 
-fn is_allow(answer: &Value) -> bool {
-    answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-}
-
-/// The template's gateway-response body.
-fn gateway_error(status: u16, code: &str, message: &str, request_id: &str) -> Response<Body> {
-    let body = json!({"error": {"code": code, "message": message, "request_id": request_id}});
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(body.to_string()))
-        .unwrap_or_default()
+/// The template's resource path for `path` (`/orgs/{org_id}/api-keys`), whatever the method.
+pub fn resource_path(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let resource = match segments.as_slice() {
+        ["signup"] => "/signup",
+        ["orgs", _, "api-keys"] => "/orgs/{org_id}/api-keys",
+        ["orgs", _, "api-keys", _] => "/orgs/{org_id}/api-keys/{key_id}",
+        ["verify"] => "/verify",
+        ["v1", "whoami"] => "/v1/whoami",
+        _ => return None,
+    };
+    Some(resource.to_owned())
 }
 
 #[cfg(test)]
@@ -134,5 +293,7 @@ mod tests {
         assert_eq!(route("GET", "/verify"), Some(Route::Verify));
         assert_eq!(route("GET", "/v1/whoami"), Some(Route::WhoAmI));
         assert_eq!(route("GET", "/"), None);
+        assert_eq!(resource_path("/orgs/o/api-keys/k").as_deref(), Some("/orgs/{org_id}/api-keys/{key_id}"));
+        assert_eq!(resource_path("/nope"), None);
     }
 }

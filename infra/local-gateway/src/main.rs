@@ -9,14 +9,25 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use local_gateway::{Gateway, LocalRequest, MAX_GATEWAY_BODY};
+use local_gateway::template::ApiTemplate;
+use local_gateway::{Gateway, Limits, LocalRequest, MAX_GATEWAY_BODY};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     overten::logging::init();
     let app = overten::http::App::from_env().await?;
     overten::store::tables::ensure_tables(app.store.client(), app.store.tables()).await?;
-    let gateway = Arc::new(Gateway { app });
+    let template = ApiTemplate::load(|name| match name {
+        // The same variable the functions read, so preflight, gateway responses and functions agree.
+        "CorsAllowedOrigin" => std::env::var("CORS_ALLOWED_ORIGIN").ok(),
+        _ => None,
+    })?;
+    let limits = Limits::from_template(&template, |name| std::env::var(name).ok());
+    let mut gateway = Gateway::new(app, template, limits);
+    if let Some(path) = std::env::var_os("ACCESS_LOG_FILE") {
+        gateway = gateway.with_access_log(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
+    }
+    let gateway = Arc::new(gateway);
     let port: u16 = std::env::var("API_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("local-gateway: ready on http://127.0.0.1:{port}");
@@ -40,12 +51,7 @@ async fn serve(gateway: &Gateway, req: hyper::Request<Incoming>) -> hyper::Respo
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_GATEWAY_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return plain(
-                413,
-                r#"{"error":{"code":"payload_too_large","message":"the request body is too large","request_id":"local"}}"#,
-            );
-        }
+        Err(_) => return to_hyper(gateway.gateway_answer("REQUEST_TOO_LARGE")),
     };
     let query = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes()).into_owned().collect();
     let headers =
@@ -57,7 +63,10 @@ async fn serve(gateway: &Gateway, req: hyper::Request<Incoming>) -> hyper::Respo
         headers,
         body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
     };
-    let response = gateway.handle(request).await;
+    to_hyper(gateway.handle(request).await)
+}
+
+fn to_hyper(response: lambda_http::Response<lambda_http::Body>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = response.into_parts();
     let bytes = match body {
         lambda_http::Body::Text(t) => Bytes::from(t),
@@ -65,10 +74,4 @@ async fn serve(gateway: &Gateway, req: hyper::Request<Incoming>) -> hyper::Respo
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
-}
-
-fn plain(status: u16, body: &'static str) -> hyper::Response<Full<Bytes>> {
-    let mut response = hyper::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_REQUEST);
-    response
 }

@@ -25,8 +25,8 @@ pub struct NewKey {
     pub created_at: String,
 }
 
-/// An org about to be written, with its owner.
-#[derive(Debug, Clone)]
+/// An org about to be written, with its owner. Its `Debug` redacts the webhook secret.
+#[derive(Clone)]
 pub struct NewOrg {
     pub org_id: String,
     pub name: String,
@@ -34,6 +34,18 @@ pub struct NewOrg {
     pub created_at: String,
     /// `Some` when the org is created with API access (signup), `None` for a dashboard org.
     pub webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for NewOrg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewOrg")
+            .field("org_id", &self.org_id)
+            .field("name", &self.name)
+            .field("owner_uid", &self.owner_uid)
+            .field("created_at", &self.created_at)
+            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// A key as listed: public fields only.
@@ -59,4 +71,26 @@ pub struct ListQuery {
 pub struct KeyPage {
     pub data: Vec<KeySummary>,
     pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_webhook_secret() {
+        let secret = crate::ids::new_webhook_secret();
+        let org = NewOrg {
+            org_id: "org_1".into(),
+            name: "Acme".into(),
+            owner_uid: "uid-1".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            webhook_secret: Some(secret.clone()),
+        };
+        let shown = format!("{org:?} {org:#?}");
+        assert!(!shown.contains(&secret), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("org_1") && shown.contains("uid-1"));
+        let without = NewOrg { webhook_secret: None, ..org };
+        assert!(format!("{without:?}").contains("webhook_secret: None"));
+    }
 }
