@@ -11,15 +11,20 @@ FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := key_and_headers firebase_token authorizer_event request_bodies
 
 VENV := .venv
+CHECKOV_VENV := .venv-checkov
 NODE_DEPS := infra/node_modules/.installed
 PY_DEPS := $(VENV)/.installed
+CHECKOV_DEPS := $(CHECKOV_VENV)/.installed
+# Debian's Chromium for the browser test (CORS from the dashboard's origin). Installed with apt
+# when missing: the machines here and CI run as root.
+CHROMIUM ?= $(shell command -v chromium || echo /usr/bin/chromium)
 
 .PHONY: help deps test lint unit template-check dev admin package bench fuzz soak lock-python clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
-deps: $(NODE_DEPS) $(PY_DEPS) ## Install DynamoDB Local, firebase-tools and the Python tools, project-local
+deps: $(NODE_DEPS) $(PY_DEPS) $(CHECKOV_DEPS) $(CHROMIUM) ## Install DynamoDB Local, firebase-tools, the Python tools (project-local) and Chromium
 
 $(NODE_DEPS): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
@@ -30,11 +35,19 @@ $(PY_DEPS): infra/requirements.lock
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.lock
 	touch $@
 
+$(CHECKOV_DEPS): infra/requirements-checkov.lock
+	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.lock
+	touch $@
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 test: deps lint template-check ## The whole suite: fmt, clippy, template linters, API fuzzing, unit and integration tests
 	# The end-to-end tests run these binaries; inside cargo test they cannot build them.
-	cargo build --locked -q -p local-gateway -p overten-admin
+	cargo build --locked -q -p local-gateway -p overten-admin -p signup -p keys
 	infra/scripts/api-fuzz.sh
-	infra/scripts/with-services.sh infra/scripts/cargo-test.sh
+	CHROMIUM=$(CHROMIUM) infra/scripts/with-services.sh infra/scripts/cargo-test.sh
 
 dev: deps ## Run the whole API on http://127.0.0.1:$(API_PORT) with DynamoDB Local and the Auth emulator
 	infra/scripts/dev.sh
@@ -52,9 +65,11 @@ lint: ## rustfmt and clippy, warnings as errors
 unit: ## Unit tests only (no services needed)
 	cargo test --workspace --lib --locked
 
-template-check: $(PY_DEPS) ## cfn-lint and sam validate --lint on template.yaml
+template-check: $(PY_DEPS) $(CHECKOV_DEPS) ## cfn-lint, sam validate --lint, the SAM transform per parameter value, checkov
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint --template template.yaml
+	$(VENV)/bin/python infra/scripts/template-transforms.py template.yaml
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: target/bench/summary.json
 	cargo build --release --locked -p signup -p keys -p verify -p authorizer -p whoami
@@ -86,6 +101,11 @@ lock-python: ## Re-pin the Python tools (after changing their versions here)
 	{ echo "# Python tools for template checks, packaging and API fuzzing, fully pinned (pip freeze of a fresh venv)."; \
 	  echo "# Regenerate: make lock-python"; $(VENV)/bin/pip freeze; } > infra/requirements.lock
 	touch $(PY_DEPS)
+	rm -rf $(CHECKOV_VENV) && python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==3.3.30
+	{ echo "# checkov, in a venv of its own (.venv-checkov): its pins clash with the SAM CLI's. Fully pinned (pip freeze of a fresh venv)."; \
+	  echo "# Regenerate: make lock-python"; $(CHECKOV_VENV)/bin/pip freeze; } > infra/requirements-checkov.lock
+	touch $(CHECKOV_DEPS)
 
 clean: ## Remove build output and local service state
 	cargo clean

@@ -72,8 +72,11 @@ fn the_authorizer_guards_downstream_routes_and_not_its_own() {
     let authorizer = &auth["Authorizers"]["ApiKeyAuthorizer"];
     assert_eq!(authorizer["FunctionPayloadType"].as_str(), Some("REQUEST"));
     assert_eq!(target(&authorizer["FunctionArn"]), "AuthorizerFunction");
-    assert_eq!(target(&authorizer["Identity"]["ReauthorizeEvery"]), "AuthorizerCacheTtl");
-    assert_eq!(t["Parameters"]["AuthorizerCacheTtl"]["Default"].as_u64(), Some(0), "caching off by default");
+    // No cache and no identity source: revocation is immediate and a missing key reaches the
+    // function (for the contract's missing_api_key body).
+    assert_eq!(authorizer["Identity"]["ReauthorizeEvery"].as_u64(), Some(0));
+    assert_eq!(authorizer["Identity"].as_mapping().unwrap().len(), 1, "no identity source");
+    assert!(t["Parameters"].get("AuthorizerCacheTtl").is_none(), "a cache parameter that cannot deploy");
 
     for (_, r) in t["Resources"].as_mapping().unwrap() {
         let Some(events) = r["Properties"]["Events"].as_mapping() else { continue };
@@ -102,7 +105,20 @@ fn the_authorizer_guards_downstream_routes_and_not_its_own() {
     assert_eq!(responses["ACCESS_DENIED"]["StatusCode"].as_str(), Some("401"));
     let denied = responses["ACCESS_DENIED"]["ResponseTemplates"]["application/json"].as_str().unwrap();
     assert!(denied.contains("$context.authorizer.error_code"));
-    assert_eq!(responses["AUTHORIZER_FAILURE"]["StatusCode"].as_str(), Some("503"));
+    // A Lambda authorizer that errs or times out is AUTHORIZER_CONFIGURATION_ERROR (README,
+    // "Gateway responses"): the fail-closed authorizer must reach the caller as 503.
+    for kind in ["AUTHORIZER_CONFIGURATION_ERROR", "AUTHORIZER_FAILURE", "INTEGRATION_TIMEOUT"] {
+        assert_eq!(responses[kind]["StatusCode"].as_str(), Some("503"), "{kind}");
+        let body = responses[kind]["ResponseTemplates"]["application/json"].as_str().unwrap();
+        assert!(body.contains(r#""code":"service_unavailable""#), "{kind}");
+    }
+    let too_large = responses["REQUEST_TOO_LARGE"]["ResponseTemplates"]["application/json"].as_str().unwrap();
+    assert!(too_large.contains("10 MB") && !too_large.contains("16384"), "API Gateway's own limit, not the functions'");
+    for (kind, entry) in responses.as_mapping().unwrap() {
+        let headers = &entry["ResponseParameters"]["Headers"];
+        assert_eq!(target(&headers["Access-Control-Allow-Origin"]), "'${CorsAllowedOrigin}'", "{kind:?}");
+        assert_eq!(headers["Vary"].as_str(), Some("'Origin'"), "{kind:?}");
+    }
     let export = &t["Outputs"]["AuthorizerFunctionArn"];
     assert_eq!(target(&export["Value"]), "AuthorizerFunction");
 }
@@ -124,12 +140,27 @@ fn actions(t: &Value, function: &str) -> Vec<(String, BTreeSet<String>)> {
 #[test]
 fn least_privilege_per_function() {
     let t = template();
-    let hot_path = vec![(
-        "ApiKeysTable".to_owned(),
-        BTreeSet::from(["dynamodb:GetItem".to_owned(), "dynamodb:UpdateItem".to_owned()]),
-    )];
-    assert_eq!(actions(&t, "AuthorizerFunction"), hot_path);
-    assert_eq!(actions(&t, "VerifyFunction"), hot_path);
+    let hot_path = vec![
+        ("ApiKeysTable".to_owned(), BTreeSet::from(["dynamodb:GetItem".to_owned()])),
+        ("ApiKeysTable".to_owned(), BTreeSet::from(["dynamodb:UpdateItem".to_owned()])),
+    ];
+    for function in ["AuthorizerFunction", "VerifyFunction"] {
+        assert_eq!(actions(&t, function), hot_path, "{function}");
+        // The hot path's UpdateItem may touch last_used_at only (and name the key it updates).
+        let statements = resource(&t, function)["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+        let update = statements.iter().find(|s| s["Action"][0].as_str() == Some("dynamodb:UpdateItem")).unwrap();
+        let condition = &update["Condition"];
+        let attributes: Vec<&str> = condition["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+            .as_sequence()
+            .expect("a dynamodb:Attributes condition on the hot path's UpdateItem")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(attributes, ["key_hash", "last_used_at"], "{function}");
+        assert_eq!(condition["StringEqualsIfExists"]["dynamodb:ReturnValues"][0].as_str(), Some("NONE"));
+        let get = statements.iter().find(|s| s["Action"][0].as_str() == Some("dynamodb:GetItem")).unwrap();
+        assert!(get.get("Condition").is_none());
+    }
     for function in ["SignupFunction", "KeysFunction"] {
         for (_, acts) in actions(&t, function) {
             assert!(acts.iter().all(|a| a.starts_with("dynamodb:") && !a.contains('*')), "{function}: {acts:?}");
@@ -137,4 +168,80 @@ fn least_privilege_per_function() {
         }
     }
     assert!(resource(&t, "WhoAmIFunction")["Properties"].get("Policies").is_none());
+}
+
+#[test]
+fn every_log_group_has_a_retention_and_every_function_its_log_group() {
+    let t = template();
+    let mut groups = BTreeSet::new();
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        if r["Type"].as_str() == Some("AWS::Logs::LogGroup") {
+            assert_eq!(target(&r["Properties"]["RetentionInDays"]), "LogRetentionDays", "{name:?}");
+            groups.insert(name.as_str().unwrap().to_owned());
+        }
+    }
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        if r["Type"].as_str() == Some("AWS::Serverless::Function") {
+            let group = target(&r["Properties"]["LoggingConfig"]["LogGroup"]);
+            assert!(groups.contains(&group), "{name:?} logs to {group}, which the template does not declare");
+            let function_name = target(&r["Properties"]["FunctionName"]);
+            let group_name = target(&resource(&t, &group)["Properties"]["LogGroupName"]);
+            assert_eq!(group_name, format!("/aws/lambda/{function_name}"), "{name:?}");
+        }
+    }
+    let api = &resource(&t, "Api")["Properties"];
+    assert_eq!(target(&api["AccessLogSetting"]["DestinationArn"]), "ApiAccessLogGroup");
+    let format: serde_json::Value = serde_json::from_str(api["AccessLogSetting"]["Format"].as_str().unwrap()).unwrap();
+    for field in ["requestId", "ip", "userAgent", "httpMethod", "resourcePath", "status", "responseLatency"] {
+        assert!(format.get(field).is_some(), "access log lacks {field}");
+    }
+    assert_eq!(format["keyId"], "$context.authorizer.key_id");
+    assert_eq!(format["orgId"], "$context.authorizer.org_id");
+    assert_eq!(format["authorizerLatency"], "$context.authorizer.latency");
+    assert_eq!(format["responseType"], "$context.error.responseType");
+    let query = &resource(&t, "RequestsByKeyQuery")["Properties"];
+    assert_eq!(target(&query["LogGroupNames"][0]), "ApiAccessLogGroup");
+    assert!(query["QueryString"].as_str().unwrap().contains("filter keyId ="));
+}
+
+#[test]
+fn alarms_throttling_and_tracing_are_wired_to_their_parameters() {
+    let t = template();
+    let mut alarms = BTreeSet::new();
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        if r["Type"].as_str() == Some("AWS::CloudWatch::Alarm") {
+            let actions = serde_json::to_string(&to_json(&r["Properties"]["AlarmActions"])).unwrap();
+            assert!(actions.contains("HasAlarmTopic") && actions.contains("AlarmTopicArn"), "{name:?}: {actions}");
+            alarms.insert(name.as_str().unwrap().to_owned());
+        }
+    }
+    let expected = ["Api5xxRateAlarm", "AuthorizerErrorsAlarm", "DynamoDbSystemErrorsAlarm", "DynamoDbThrottlesAlarm"];
+    assert_eq!(alarms, expected.into_iter().map(String::from).collect());
+    assert_eq!(t["Parameters"]["AlarmTopicArn"]["Default"].as_str(), Some(""));
+
+    let settings = resource(&t, "Api")["Properties"]["MethodSettings"].as_sequence().unwrap();
+    assert_eq!(settings[0]["ResourcePath"].as_str(), Some("/*"));
+    assert_eq!(target(&settings[0]["ThrottlingRateLimit"]), "ThrottlingRateLimit");
+    let signup = settings.iter().find(|s| s["ResourcePath"].as_str() == Some("/~1signup")).expect("a POST /signup limit");
+    assert_eq!(signup["HttpMethod"].as_str(), Some("POST"));
+    let default = |name: &str| t["Parameters"][name]["Default"].as_u64().unwrap();
+    assert!(default("SignupThrottlingRateLimit") < default("ThrottlingRateLimit"));
+    assert!(default("SignupThrottlingBurstLimit") < default("ThrottlingBurstLimit"));
+
+    let tracing = to_json(&t["Globals"]["Function"]["Tracing"]);
+    assert!(tracing.to_string().contains("IsTracing"), "{tracing}");
+    assert!(to_json(&resource(&t, "Api")["Properties"]["TracingEnabled"]).to_string().contains("IsTracing"));
+}
+
+#[test]
+fn the_dashboard_origin_reaches_the_browser_facing_functions() {
+    let t = template();
+    for function in ["SignupFunction", "KeysFunction"] {
+        let env = &resource(&t, function)["Properties"]["Environment"]["Variables"];
+        assert_eq!(target(&env["CORS_ALLOWED_ORIGIN"]), "CorsAllowedOrigin", "{function}");
+        assert!(env.get("FIREBASE_AUTH_EMULATOR_HOST").is_none() && env.get("FIREBASE_JWKS_URL").is_none());
+    }
+    let cors = &resource(&t, "Api")["Properties"]["Cors"];
+    assert_eq!(target(&cors["AllowOrigin"]), "'${CorsAllowedOrigin}'");
+    assert!(!serde_yaml::to_string(&t).unwrap().contains("FIREBASE_AUTH_EMULATOR_HOST"));
 }

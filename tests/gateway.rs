@@ -1,0 +1,232 @@
+//! The local gateway answers as the deployed stage would, gateway response type by type (README,
+//! "Gateway responses"): it renders the template's own `GatewayResponses`, so these tests check
+//! both the local behaviour and the template's mapping. Against DynamoDB Local, and against a
+//! DynamoDB endpoint that refuses connections for the authorizer's failure.
+
+use std::time::Duration;
+
+use lambda_http::{Body, Response};
+use local_gateway::template::{self, ApiTemplate};
+use local_gateway::{Gateway, Limits, LocalRequest};
+use overten::KeyFormatError;
+use overten::store::{DynamoStore, FixedStore, KeyRecord};
+use overten_tests::events::body_json;
+use overten_tests::{ddb_client_at, emulator_user, emulator_verifier, fresh_store, fresh_tables};
+use serde_json::Value;
+
+const ORIGIN: &str = "http://127.0.0.1:3390";
+
+fn api_template() -> ApiTemplate {
+    ApiTemplate::load(|name| (name == "CorsAllowedOrigin").then(|| ORIGIN.to_owned())).unwrap()
+}
+
+fn roomy() -> Limits {
+    Limits { rate: 1000.0, burst: 1000.0, signup_rate: 1000.0, signup_burst: 1000.0 }
+}
+
+fn gateway(store: DynamoStore, limits: Limits) -> Gateway {
+    let app = overten::http::App::new(store, emulator_verifier()).with_cors_origin(ORIGIN);
+    Gateway::new(app, api_template(), limits)
+}
+
+fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> LocalRequest {
+    LocalRequest {
+        method: method.into(),
+        path: path.into(),
+        query: Vec::new(),
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        body: body.map(str::to_owned),
+    }
+}
+
+fn header<'r>(response: &'r Response<Body>, name: &str) -> Option<&'r str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn assert_contract_error(response: &Response<Body>, status: u16, code: &str) -> Value {
+    let body = body_json(response);
+    assert_eq!((response.status().as_u16(), body["error"]["code"].as_str()), (status, Some(code)), "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(body["error"]["request_id"].as_str().is_some_and(|id| id.starts_with("local-")), "{body}");
+    // Every answer of the gateway carries the dashboard's origin, so a browser can read it.
+    assert_eq!(header(response, "access-control-allow-origin"), Some(ORIGIN));
+    assert_eq!(header(response, "vary"), Some("Origin"));
+    body
+}
+
+/// A store whose endpoint refuses connections: every call fails as DynamoDB being down does.
+async fn unreachable_store() -> DynamoStore {
+    DynamoStore::new(ddb_client_at("http://127.0.0.1:9").await, fresh_tables().await)
+}
+
+#[tokio::test]
+async fn an_authorizer_that_fails_closed_reaches_the_caller_as_503() {
+    let gateway = gateway(unreachable_store().await, roomy());
+    let key = overten::ApiKey::generate();
+    let started = std::time::Instant::now();
+    let response = gateway.handle(request("GET", "/v1/whoami", &[("X-API-Key", key.expose_secret())], None)).await;
+    assert_contract_error(&response, 503, "service_unavailable");
+    assert!(started.elapsed() < Duration::from_secs(api_template().authorizer_timeout_secs + 1));
+}
+
+#[tokio::test]
+async fn denials_are_401_with_the_authorizers_code_and_message() {
+    let gateway = gateway(fresh_store().await, roomy());
+    let response = gateway.handle(request("GET", "/v1/whoami", &[], None)).await;
+    let body = assert_contract_error(&response, 401, "missing_api_key");
+    assert!(body["error"]["message"].as_str().unwrap().contains("X-API-Key"));
+    assert_eq!(header(&response, "www-authenticate"), Some("Bearer"));
+    let unknown = overten::ApiKey::generate();
+    let response = gateway.handle(request("GET", "/v1/whoami", &[("X-API-Key", unknown.expose_secret())], None)).await;
+    assert_contract_error(&response, 401, "invalid_api_key");
+    let response = gateway.handle(request("GET", "/v1/whoami", &[("X-API-Key", "sk_live_x")], None)).await;
+    let body = assert_contract_error(&response, 401, "invalid_api_key");
+    assert!(body["error"]["message"].as_str().unwrap().contains("36 characters"), "{body}");
+}
+
+#[tokio::test]
+async fn an_allowed_key_reaches_the_route_with_its_org() {
+    let store = fresh_store().await;
+    let (uid, _) = emulator_user().await;
+    let request_body = overten::requests::SignupRequest::parse(br#"{"org_name":"Acme"}"#).unwrap();
+    let created = overten::service::signup(&store, &uid, request_body).await.unwrap();
+    let log = std::env::temp_dir().join(format!("access-{}.log", overten::api_key::random_base62(8)));
+    let gateway = gateway(store, roomy()).with_access_log(std::fs::File::create(&log).unwrap());
+    let response = gateway
+        .handle(request("GET", "/v1/whoami", &[("X-API-Key", &created.secret), ("User-Agent", "tests/1")], None))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(body_json(&response)["org_id"], created.org_id.as_str());
+    gateway.handle(request("GET", "/v1/whoami", &[], None)).await;
+
+    // The access log: the template's format, one JSON line per request, the same fields as AWS.
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).ok();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["status"], "200");
+    assert_eq!(lines[0]["keyId"], created.key.id.as_str());
+    assert_eq!(lines[0]["orgId"], created.org_id.as_str());
+    assert_eq!(lines[0]["userAgent"], "tests/1");
+    assert_eq!(lines[0]["resourcePath"], "/v1/whoami");
+    assert!(lines[0]["authorizerLatency"].as_str().unwrap().parse::<u64>().is_ok());
+    assert_eq!(lines[0]["responseType"], "");
+    assert_eq!(lines[1]["status"], "401");
+    assert_eq!(lines[1]["responseType"], "ACCESS_DENIED");
+    assert_eq!(lines[1]["authorizerError"], "missing_api_key");
+    assert!(!text.contains(&created.secret), "the access log never holds a key");
+}
+
+#[tokio::test]
+async fn unknown_routes_preflight_throttling_and_oversized_bodies() {
+    let limits = Limits { rate: 1000.0, burst: 1000.0, signup_rate: 0.001, signup_burst: 1.0 };
+    let gateway = gateway(fresh_store().await, limits);
+    for (method, path) in [("GET", "/nope"), ("GET", "/signup"), ("DELETE", "/orgs/org_1/api-keys")] {
+        let response = gateway.handle(request(method, path, &[], None)).await;
+        assert_contract_error(&response, 404, "not_found");
+    }
+    let preflight = gateway.handle(request("OPTIONS", "/orgs/org_1/api-keys", &[("Origin", ORIGIN)], None)).await;
+    assert_eq!(preflight.status(), 200);
+    assert_eq!(header(&preflight, "access-control-allow-origin"), Some(ORIGIN));
+    assert!(header(&preflight, "access-control-allow-headers").unwrap().contains("Authorization"));
+    assert!(header(&preflight, "access-control-allow-methods").unwrap().contains("DELETE"));
+
+    // The first signup spends the burst of 1; the next is throttled before any function runs.
+    let first = gateway.handle(request("POST", "/signup", &[], Some("{}"))).await;
+    assert_contract_error(&first, 401, "missing_token");
+    let second = gateway.handle(request("POST", "/signup", &[], Some("{}"))).await;
+    assert_contract_error(&second, 429, "rate_limited");
+    let verify = gateway.handle(request("GET", "/verify", &[], None)).await;
+    assert_eq!(verify.status(), 401, "the stage's own bucket still has room");
+
+    let too_large = gateway.gateway_answer("REQUEST_TOO_LARGE");
+    let body = assert_contract_error(&too_large, 413, "payload_too_large");
+    assert!(body["error"]["message"].as_str().unwrap().contains("10 MB"), "API Gateway's limit, not 16 KiB");
+}
+
+#[tokio::test]
+async fn the_functions_own_answers_carry_the_origin_too() {
+    let gateway = gateway(fresh_store().await, roomy());
+    let (_, token) = emulator_user().await;
+    let auth = format!("Bearer {token}");
+    let created = gateway.handle(request("POST", "/signup", &[("Authorization", &auth)], Some(r#"{"org_name":"A"}"#))).await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(header(&created, "access-control-allow-origin"), Some(ORIGIN));
+    assert_eq!(header(&created, "vary"), Some("Origin"));
+    let refused = gateway.handle(request("GET", "/orgs/org_nope/api-keys", &[("Authorization", &auth)], None)).await;
+    assert_eq!(refused.status(), 404);
+    assert_eq!(header(&refused, "access-control-allow-origin"), Some(ORIGIN));
+}
+
+/// Every message the authorizer can put in a Deny's context, rendered into the ACCESS_DENIED
+/// template (which has no escaping: gateway responses have no `$util`), stays valid JSON with the
+/// same code and message.
+#[tokio::test]
+async fn every_denial_renders_as_valid_json() {
+    let mut errors = vec![overten::Error::MissingApiKey, overten::Error::UnknownApiKey];
+    for detail in [
+        KeyFormatError::Empty,
+        KeyFormatError::WrongLength(usize::MAX),
+        KeyFormatError::WrongPrefix,
+        KeyFormatError::InvalidCharacter,
+        KeyFormatError::BadChecksum,
+    ] {
+        errors.push(overten::Error::InvalidApiKey(detail));
+    }
+    let mut denials: Vec<(String, String)> = errors.iter().map(|e| (e.code().to_owned(), e.public_message())).collect();
+
+    // And what the authorizer really answers, over inputs that reach each branch.
+    let live = overten::ApiKey::generate();
+    let mut revoked_record = record();
+    revoked_record.revoked_at = Some("2026-01-01T00:00:00Z".into());
+    let swapped = {
+        let mut s = live.expose_secret().to_owned();
+        let last = s.pop().unwrap();
+        s.push(if last == 'a' { 'b' } else { 'a' });
+        s
+    };
+    let inputs: Vec<Vec<(&str, &str)>> = vec![
+        vec![],
+        vec![("X-API-Key", "")],
+        vec![("X-API-Key", "sk_live_x")],
+        vec![("X-API-Key", "pk_test_000000000000000000000000000")],
+        vec![("X-API-Key", "sk_live_\"\\<>{}000000000000000000000")],
+        vec![("X-API-Key", &swapped)],
+        vec![("Authorization", "Bearer \"quoted\"")],
+        vec![("Authorization", "Basic abc")],
+        vec![("X-API-Key", live.expose_secret())],
+    ];
+    for store in [FixedStore::empty(), FixedStore(Some(revoked_record))] {
+        for headers in &inputs {
+            let event = overten_tests::events::rest_authorizer_event(headers);
+            let answer = authorizer::handle(&store, event, "req").await.unwrap();
+            assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Deny");
+            let context = &answer["context"];
+            denials.push((context["error_code"].as_str().unwrap().into(), context["error_message"].as_str().unwrap().into()));
+        }
+    }
+    let denied = api_template().gateway_response("ACCESS_DENIED");
+    for (code, message) in denials {
+        let body = template::render(&denied.body_template, &|name| match name {
+            "authorizer.error_code" => Some(code.clone()),
+            "authorizer.error_message" => Some(message.clone()),
+            "requestId" => Some("r".into()),
+            _ => None,
+        });
+        let parsed: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(parsed["error"]["code"], code.as_str());
+        assert_eq!(parsed["error"]["message"], message.as_str());
+    }
+}
+
+fn record() -> KeyRecord {
+    KeyRecord {
+        key_id: "key_1".into(),
+        org_id: "org_1".into(),
+        name: "k".into(),
+        prefix: "sk_live_abcd".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        revoked_at: None,
+        last_used_at: None,
+    }
+}
