@@ -165,7 +165,11 @@ fn the_dashboard_origin_reads_every_answer_and_another_origin_none() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err() {
         let exited = gateway.0.try_wait().unwrap().is_some();
-        assert!(!exited && Instant::now() < deadline, "the local gateway did not listen: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+        assert!(
+            !exited && Instant::now() < deadline,
+            "the local gateway did not listen: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let page = PAGE.replace("__API__", &format!("http://127.0.0.1:{api_port}")).replace("__EMULATOR__", &emulator);
@@ -182,8 +186,12 @@ fn the_dashboard_origin_reads_every_answer_and_another_origin_none() {
     assert_eq!(signup["secret"], "<redacted>", "the page read the key (and passed it on redacted)");
     let list: Value = serde_json::from_str(step(&results, "list")["body"].as_str().unwrap()).unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 2, "the signup key and the created one: {list}");
-    let function_error: Value = serde_json::from_str(step(&results, "function error")["body"].as_str().unwrap()).unwrap();
-    assert_eq!((step(&results, "function error")["status"].as_u64(), &function_error["error"]["code"]), (Some(404), &Value::from("org_not_found")));
+    let function_error: Value =
+        serde_json::from_str(step(&results, "function error")["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (step(&results, "function error")["status"].as_u64(), &function_error["error"]["code"]),
+        (Some(404), &Value::from("org_not_found"))
+    );
     let gateway_error: Value = serde_json::from_str(step(&results, "gateway error")["body"].as_str().unwrap()).unwrap();
     assert_eq!(step(&results, "gateway error")["status"], 401);
     assert_eq!(gateway_error["error"]["code"], "missing_api_key");

@@ -158,6 +158,14 @@ async fn make_dev_serves_the_quickstart_over_http() {
     assert_eq!((status, &denied["error"]["code"]), (401, &json!("invalid_api_key")));
     let (_, missing) = call(http.get(format!("{api}/v1/whoami"))).await;
     assert_eq!(missing["error"]["code"], "missing_api_key");
+
+    // The access log: one JSON line per request, the deployed stage's fields, readable by key id.
+    let access_log = std::fs::read_to_string(stack.scratch.join("run/access.log")).unwrap();
+    let lines: Vec<Value> = access_log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let by_key: Vec<&Value> = lines.iter().filter(|l| l["keyId"] == signup["key"]["id"]).collect();
+    assert_eq!(by_key.len(), 1, "the one authorized call of the first key: {access_log}");
+    assert_eq!((by_key[0]["status"].as_str(), by_key[0]["resourcePath"].as_str()), (Some("200"), Some("/v1/whoami")));
+    assert!(lines.iter().any(|l| l["status"] == "401" && l["responseType"] == "ACCESS_DENIED"));
     assert_eq!(call(http.get(format!("{api}/nowhere"))).await.0, 404);
 
     // The operator CLI on the same tables: a dashboard org, then signup with existing_org_id.
@@ -194,7 +202,10 @@ async fn make_dev_serves_the_quickstart_over_http() {
         }
         assert!(!port_open(port), "port {port} still open after Ctrl-C:\n{}", stack.log());
     }
-    let log = stack.log();
-    assert!(!log.contains("sk_live_") || log.contains("<the secret from signup>"), "a key in the dev log");
-    assert!(!log.contains(secret) && !log.contains(token), "a secret in the dev log");
+    // No key, token or webhook secret this test was issued is in the dev log or the access log.
+    let logs = stack.log() + &std::fs::read_to_string(stack.scratch.join("run/access.log")).unwrap();
+    let webhook_secret = signup["webhook_secret"].as_str().unwrap();
+    for issued in [secret, second_secret, webhook_secret, token] {
+        assert!(!issued.is_empty() && !logs.contains(issued), "an issued secret in the logs");
+    }
 }

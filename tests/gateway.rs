@@ -149,7 +149,8 @@ async fn the_functions_own_answers_carry_the_origin_too() {
     let gateway = gateway(fresh_store().await, roomy());
     let (_, token) = emulator_user().await;
     let auth = format!("Bearer {token}");
-    let created = gateway.handle(request("POST", "/signup", &[("Authorization", &auth)], Some(r#"{"org_name":"A"}"#))).await;
+    let created =
+        gateway.handle(request("POST", "/signup", &[("Authorization", &auth)], Some(r#"{"org_name":"A"}"#))).await;
     assert_eq!(created.status(), 201);
     assert_eq!(header(&created, "access-control-allow-origin"), Some(ORIGIN));
     assert_eq!(header(&created, "vary"), Some("Origin"));
@@ -202,7 +203,10 @@ async fn every_denial_renders_as_valid_json() {
             let answer = authorizer::handle(&store, event, "req").await.unwrap();
             assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Deny");
             let context = &answer["context"];
-            denials.push((context["error_code"].as_str().unwrap().into(), context["error_message"].as_str().unwrap().into()));
+            denials.push((
+                context["error_code"].as_str().unwrap().into(),
+                context["error_message"].as_str().unwrap().into(),
+            ));
         }
     }
     let denied = api_template().gateway_response("ACCESS_DENIED");

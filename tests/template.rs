@@ -222,7 +222,8 @@ fn alarms_throttling_and_tracing_are_wired_to_their_parameters() {
     let settings = resource(&t, "Api")["Properties"]["MethodSettings"].as_sequence().unwrap();
     assert_eq!(settings[0]["ResourcePath"].as_str(), Some("/*"));
     assert_eq!(target(&settings[0]["ThrottlingRateLimit"]), "ThrottlingRateLimit");
-    let signup = settings.iter().find(|s| s["ResourcePath"].as_str() == Some("/~1signup")).expect("a POST /signup limit");
+    let signup =
+        settings.iter().find(|s| s["ResourcePath"].as_str() == Some("/~1signup")).expect("a POST /signup limit");
     assert_eq!(signup["HttpMethod"].as_str(), Some("POST"));
     let default = |name: &str| t["Parameters"][name]["Default"].as_u64().unwrap();
     assert!(default("SignupThrottlingRateLimit") < default("ThrottlingRateLimit"));

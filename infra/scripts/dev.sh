@@ -17,6 +17,11 @@ export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
 export API_KEYS_TABLE=${API_KEYS_TABLE:-overten-local-ApiKeys} ORGS_TABLE=${ORGS_TABLE:-overten-local-Orgs}
 export FIREBASE_PROJECT_ID=${FIREBASE_PROJECT_ID:-demo-overten}
+# The dashboard's origin in development (the template's CorsAllowedOrigin in AWS).
+export CORS_ALLOWED_ORIGIN=${CORS_ALLOWED_ORIGIN:-http://localhost:5173}
+# One line per request, the fields of the deployed stage's access log.
+mkdir -p "$RUN_DIR"
+export ACCESS_LOG_FILE=${ACCESS_LOG_FILE:-$RUN_DIR/access.log}
 
 services=(ddb)
 if [ -z "${FIREBASE_JWKS_URL:-}" ]; then
@@ -62,7 +67,8 @@ fi
 cat <<BANNER
 
 Overten API keys: local stack ready
-  API          http://127.0.0.1:$API_PORT   (routes: openapi.yaml)
+  API          http://127.0.0.1:$API_PORT   (routes: openapi.yaml; CORS origin $CORS_ALLOWED_ORIGIN)
+  Access log   $ACCESS_LOG_FILE
   DynamoDB     http://127.0.0.1:$DDB_PORT   tables $API_KEYS_TABLE, $ORGS_TABLE; data in $data (DEV_FRESH=1 starts empty)
 $auth_line
 

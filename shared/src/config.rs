@@ -165,7 +165,10 @@ mod tests {
     #[test]
     fn the_cors_origin_is_one_exact_origin() {
         let get = |v: &'static str| move |name: &str| (name == "CORS_ALLOWED_ORIGIN").then(|| v.to_owned());
-        assert_eq!(cors_origin(&get("https://dashboard.overten.com")).unwrap().as_deref(), Some("https://dashboard.overten.com"));
+        assert_eq!(
+            cors_origin(&get("https://dashboard.overten.com")).unwrap().as_deref(),
+            Some("https://dashboard.overten.com")
+        );
         assert_eq!(cors_origin(&get("http://127.0.0.1:3390")).unwrap().as_deref(), Some("http://127.0.0.1:3390"));
         assert_eq!(cors_origin(&lookup(&[])).unwrap(), None);
         for bad in ["*", "https://a.com/", "https://a.com/path", "dashboard.overten.com", "https://", "https://a b"] {
@@ -212,7 +215,8 @@ mod tests {
     #[test]
     fn emulator_mode_needs_a_demo_project_outside_lambda() {
         let emulator = ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099");
-        let err = FirebaseConfig::from_lookup(lookup(&[("FIREBASE_PROJECT_ID", "overten-prod"), emulator])).unwrap_err();
+        let err =
+            FirebaseConfig::from_lookup(lookup(&[("FIREBASE_PROJECT_ID", "overten-prod"), emulator])).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid("FIREBASE_AUTH_EMULATOR_HOST", _)), "{err:?}");
         assert!(err.to_string().contains("demo-"));
         assert!(FirebaseConfig::from_lookup(lookup(&[("FIREBASE_PROJECT_ID", "demo-overten"), emulator])).is_ok());

@@ -3,8 +3,8 @@
 //! `Ok(Response)` with the contract's body (an `Err` would become a bare 500).
 
 use lambda_http::aws_lambda_events::query_map::QueryMap;
-use lambda_http::request::RequestContext;
 use lambda_http::http::HeaderValue;
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 

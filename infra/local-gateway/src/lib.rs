@@ -238,7 +238,8 @@ impl Gateway {
         context.set("error.responseType", response_type);
         let entry = self.template.gateway_response(response_type);
         let body = template::render(&entry.body_template, &|name| context.get(name));
-        let mut builder = Response::builder().status(entry.status.unwrap_or(500)).header("content-type", "application/json");
+        let mut builder =
+            Response::builder().status(entry.status.unwrap_or(500)).header("content-type", "application/json");
         for (name, value) in &entry.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }

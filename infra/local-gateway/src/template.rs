@@ -42,8 +42,12 @@ pub fn default_status(response_type: &str) -> u16 {
     match response_type {
         "BAD_REQUEST_PARAMETERS" | "BAD_REQUEST_BODY" => 400,
         "UNAUTHORIZED" => 401,
-        "ACCESS_DENIED" | "EXPIRED_TOKEN" | "INVALID_API_KEY" | "INVALID_SIGNATURE"
-        | "MISSING_AUTHENTICATION_TOKEN" | "WAF_FILTERED" => 403,
+        "ACCESS_DENIED"
+        | "EXPIRED_TOKEN"
+        | "INVALID_API_KEY"
+        | "INVALID_SIGNATURE"
+        | "MISSING_AUTHENTICATION_TOKEN"
+        | "WAF_FILTERED" => 403,
         "RESOURCE_NOT_FOUND" => 404,
         "REQUEST_TOO_LARGE" => 413,
         "UNSUPPORTED_MEDIA_TYPE" => 415,
@@ -83,8 +87,10 @@ impl ApiTemplate {
                 }
             }
             let body_template = entry["ResponseTemplates"]["application/json"].as_str().unwrap_or_default().to_owned();
-            gateway_responses
-                .insert(kind.as_str().unwrap_or_default().to_owned(), GatewayResponse { status, headers, body_template });
+            gateway_responses.insert(
+                kind.as_str().unwrap_or_default().to_owned(),
+                GatewayResponse { status, headers, body_template },
+            );
         }
         let cors = &api["Cors"];
         let cors = Cors {
@@ -172,7 +178,9 @@ mod tests {
         assert!(t.cors.allow_methods.contains("DELETE"));
         let denied = t.gateway_response("ACCESS_DENIED");
         assert_eq!(denied.status, Some(401));
-        assert!(denied.headers.contains(&("Access-Control-Allow-Origin".into(), "https://dashboard.overten.com".into())));
+        assert!(
+            denied.headers.contains(&("Access-Control-Allow-Origin".into(), "https://dashboard.overten.com".into()))
+        );
         let t = ApiTemplate::load(|name| (name == "CorsAllowedOrigin").then(|| "http://127.0.0.1:1".into())).unwrap();
         assert_eq!(t.cors.allow_origin, "http://127.0.0.1:1");
         assert_eq!(t.authorizer_timeout_secs, 5);
