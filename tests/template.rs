@@ -246,3 +246,23 @@ fn the_dashboard_origin_reaches_the_browser_facing_functions() {
     assert_eq!(target(&cors["AllowOrigin"]), "'${CorsAllowedOrigin}'");
     assert!(!serde_yaml::to_string(&t).unwrap().contains("FIREBASE_AUTH_EMULATOR_HOST"));
 }
+
+#[test]
+fn samconfig_overrides_only_parameters_the_template_has() {
+    let t = template();
+    let samconfig = include_str!("../samconfig.toml");
+    let mut environments = 0;
+    for line in samconfig.lines().filter(|l| l.trim_start().starts_with("parameter_overrides")) {
+        environments += 1;
+        let value = line.split_once('=').unwrap().1.trim().trim_matches('"');
+        for pair in value.split_whitespace() {
+            let (name, value) = pair.split_once('=').unwrap();
+            let parameter = &t["Parameters"][name];
+            assert!(parameter.is_mapping(), "samconfig.toml sets {name}, which template.yaml does not declare");
+            if let Some(allowed) = parameter["AllowedValues"].as_sequence() {
+                assert!(allowed.iter().any(|a| a.as_str() == Some(value)), "{name}={value}");
+            }
+        }
+    }
+    assert_eq!(environments, 3, "dev, staging and prod");
+}
