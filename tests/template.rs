@@ -264,5 +264,5 @@ fn samconfig_overrides_only_parameters_the_template_has() {
             }
         }
     }
-    assert_eq!(environments, 3, "dev, staging and prod");
+    assert_eq!(environments, 4, "default, dev, staging and prod");
 }
