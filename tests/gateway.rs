@@ -25,8 +25,8 @@ fn roomy() -> Limits {
 }
 
 fn gateway(store: DynamoStore, limits: Limits) -> Gateway {
-    let app = overten::http::App::new(store, emulator_verifier()).with_cors_origin(ORIGIN);
-    Gateway::new(app, api_template(), limits)
+    let app = overten::http::App::new(store.clone(), emulator_verifier()).with_cors_origin(ORIGIN);
+    Gateway::new(app, store, api_template(), limits)
 }
 
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> LocalRequest {

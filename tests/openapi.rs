@@ -66,6 +66,7 @@ fn the_spec_lists_every_error_code_of_the_contract() {
         Error::ApiAlreadyEnabled,
         Error::ApiNotEnabled,
         Error::KeyLimitReached(100),
+        Error::OrgLimitReached(10),
         Error::PayloadTooLarge(16384),
         Error::RouteNotFound,
         Error::MethodNotAllowed,

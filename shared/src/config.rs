@@ -51,6 +51,62 @@ impl Tables {
     }
 }
 
+/// How long a function waits for DynamoDB, chosen per function (README, "Timeouts"). Without these
+/// the SDK has no operation or attempt timeout: a stuck DynamoDB (a partition, a frozen node) holds
+/// the request until Lambda kills the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DynamoTimeouts {
+    /// TCP + TLS set-up of one connection.
+    pub connect: Duration,
+    /// One attempt (request sent → response read); a stuck attempt is abandoned and retried.
+    pub attempt: Duration,
+    /// The whole call, retries included: past it the caller gets `503 service_unavailable`.
+    pub operation: Duration,
+    /// Attempts per call, first included (the SDK's standard retry: throttling, 5xx, timeouts).
+    pub max_attempts: u32,
+    /// Our own retries (transaction conflicts and throttled transactions) stop once this much
+    /// time has passed, within the function's budget.
+    pub retry_budget: Duration,
+}
+
+impl DynamoTimeouts {
+    /// The authorizer and `/verify`: one `GetItem` whose p99 in-region is a few milliseconds. Two
+    /// quick attempts fit in the 1.5 s operation timeout, so a stuck table answers 503 in under
+    /// 2 s, well before the authorizer's 5 s function timeout; no caller waits longer for a "no".
+    pub const HOT_PATH: DynamoTimeouts = DynamoTimeouts {
+        connect: Duration::from_millis(300),
+        attempt: Duration::from_millis(500),
+        operation: Duration::from_millis(1500),
+        max_attempts: 3,
+        retry_budget: Duration::from_millis(1000),
+    };
+
+    /// Signup and the key routes: transactions of up to 5 items and queries, each still tens of
+    /// milliseconds in-region; 4 s for the whole call keeps a stuck table's 503 under 5 s and the
+    /// request well inside the functions' 10 s timeout (a token check with its own 3 s key-set
+    /// fetch may come first).
+    pub const MANAGEMENT: DynamoTimeouts = DynamoTimeouts {
+        connect: Duration::from_millis(500),
+        attempt: Duration::from_millis(1500),
+        operation: Duration::from_millis(4000),
+        max_attempts: 3,
+        retry_budget: Duration::from_millis(3000),
+    };
+
+    /// Applies the timeouts and the retry policy to an SDK config loader.
+    pub fn apply(&self, loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+        loader
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(self.connect)
+                    .operation_attempt_timeout(self.attempt)
+                    .operation_timeout(self.operation)
+                    .build(),
+            )
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(self.max_attempts))
+    }
+}
+
 /// How Firebase ID tokens are verified (`FIREBASE_PROJECT_ID`, `FIREBASE_JWKS_URL`,
 /// `FIREBASE_AUTH_EMULATOR_HOST`).
 #[derive(Debug, Clone, PartialEq, Eq)]

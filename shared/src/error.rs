@@ -32,6 +32,8 @@ pub enum Error {
     ApiNotEnabled,
     #[error("this org already has the maximum of {0} active API keys: revoke one first")]
     KeyLimitReached(usize),
+    #[error("you have created the maximum of {0} orgs: use an existing one (`existing_org_id`) or ask support")]
+    OrgLimitReached(usize),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("no such route")]
@@ -58,7 +60,9 @@ impl Error {
             | Error::TokenExpired => 401,
             Error::OrgNotFound | Error::KeyNotFound | Error::RouteNotFound => 404,
             Error::MethodNotAllowed => 405,
-            Error::ApiAlreadyEnabled | Error::ApiNotEnabled | Error::KeyLimitReached(_) => 409,
+            Error::ApiAlreadyEnabled | Error::ApiNotEnabled | Error::KeyLimitReached(_) | Error::OrgLimitReached(_) => {
+                409
+            }
             Error::PayloadTooLarge(_) => 413,
             Error::Internal(_) => 500,
             Error::Unavailable(_) => 503,
@@ -78,6 +82,7 @@ impl Error {
             Error::ApiAlreadyEnabled => "api_already_enabled",
             Error::ApiNotEnabled => "api_not_enabled",
             Error::KeyLimitReached(_) => "key_limit_reached",
+            Error::OrgLimitReached(_) => "org_limit_reached",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::RouteNotFound => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
@@ -144,6 +149,7 @@ mod tests {
             (Error::KeyNotFound, 404, "key_not_found"),
             (Error::ApiAlreadyEnabled, 409, "api_already_enabled"),
             (Error::KeyLimitReached(100), 409, "key_limit_reached"),
+            (Error::OrgLimitReached(10), 409, "org_limit_reached"),
             (Error::PayloadTooLarge(16384), 413, "payload_too_large"),
         ];
         for (err, status, code) in cases {

@@ -111,7 +111,7 @@ impl App<crate::store::DynamoStore> {
         let firebase = crate::config::FirebaseConfig::from_env()?;
         let cors_origin = crate::config::cors_origin(&|name| std::env::var(name).ok())?;
         Ok(App {
-            store: crate::store_from_env().await?,
+            store: crate::store_from_env(crate::config::DynamoTimeouts::MANAGEMENT).await?,
             verifier: crate::firebase::TokenVerifier::new(&firebase)?,
             cors_origin: cors_origin.map(|o| HeaderValue::from_str(&o)).transpose()?,
         })

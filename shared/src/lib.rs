@@ -26,14 +26,14 @@ pub use api_key::{ApiKey, KeyFormatError, KeyHash};
 pub use error::Error;
 
 /// Builds the DynamoDB client from the Lambda environment (region, credentials and, locally,
-/// `AWS_ENDPOINT_URL_DYNAMODB`). Called once per cold start.
-pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_config::load_from_env().await;
-    aws_sdk_dynamodb::Client::new(&config)
+/// `AWS_ENDPOINT_URL_DYNAMODB`) with the function's timeouts. Called once per cold start.
+pub async fn dynamodb_client(timeouts: &config::DynamoTimeouts) -> aws_sdk_dynamodb::Client {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    aws_sdk_dynamodb::Client::new(&timeouts.apply(loader).load().await)
 }
 
 /// The key store of a function, from `API_KEYS_TABLE`/`ORGS_TABLE` and the Lambda environment.
-pub async fn store_from_env() -> Result<store::DynamoStore, config::ConfigError> {
+pub async fn store_from_env(timeouts: config::DynamoTimeouts) -> Result<store::DynamoStore, config::ConfigError> {
     let tables = config::Tables::from_env()?;
-    Ok(store::DynamoStore::new(dynamodb_client().await, tables))
+    Ok(store::DynamoStore::new(dynamodb_client(&timeouts).await, tables).with_retry_budget(timeouts.retry_budget))
 }

@@ -131,7 +131,8 @@ async fn require_member<S: KeyStore>(store: &S, uid: &str, org_id: &str) -> Resu
 
 /// The hot path of `/verify` and the authorizer: the key from the headers, checked offline
 /// (shape and checksum), then one strongly consistent read. `last_used_at` is written only when
-/// the stored value is over a minute old; a failure to write it never refuses a valid key.
+/// the stored value is over a minute old, waited for at most [`TOUCH_BUDGET`]; a failure to write
+/// it never refuses a valid key.
 pub async fn authenticate<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result<KeyRecord, Error> {
     let key = api_key_from_headers(headers)?;
     let hash = key.hash();
@@ -140,10 +141,18 @@ pub async fn authenticate<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result
         return Err(Error::UnknownApiKey);
     }
     let now = crate::clock::now_secs();
-    if record.last_used_at.is_none_or(|at| at < now - TOUCH_INTERVAL_SECS)
-        && let Err(err) = store.touch_key(&hash, now).await
-    {
-        tracing::warn!(key_id = %record.key_id, error = %err, "could not record last_used_at");
+    if record.last_used_at.is_none_or(|at| at < now - TOUCH_INTERVAL_SECS) {
+        // Bookkeeping never stalls or refuses a valid key: past TOUCH_BUDGET the write is
+        // abandoned (a later call within the minute writes it).
+        match tokio::time::timeout(TOUCH_BUDGET, store.touch_key(&hash, now)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(key_id = %record.key_id, error = %err, "could not record last_used_at"),
+            Err(_) => tracing::warn!(key_id = %record.key_id, "last_used_at write abandoned after its time budget"),
+        }
     }
     Ok(record)
 }
+
+/// The longest a valid key waits for its `last_used_at` write (an in-region `UpdateItem` takes a
+/// few milliseconds; this bounds the stuck case).
+pub const TOUCH_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);

@@ -8,6 +8,7 @@ pub mod counting;
 pub mod events;
 pub mod jwks_server;
 pub mod logs;
+pub mod stalling;
 pub mod tokens;
 
 use aws_sdk_dynamodb::Client;
@@ -41,6 +42,15 @@ pub async fn ddb_client_at(endpoint: &str) -> Client {
         .load()
         .await;
     Client::new(&config)
+}
+
+/// The client a function builds, with its timeouts and retry policy, pointed at `endpoint`.
+pub async fn function_client_at(endpoint: &str, timeouts: overten::config::DynamoTimeouts) -> Client {
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint);
+    Client::new(&timeouts.apply(loader).load().await)
 }
 
 /// Fresh, uniquely named tables for one test.

@@ -4,7 +4,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     overten::logging::init();
-    let store = overten::store_from_env().await?;
+    let store = overten::store_from_env(overten::config::DynamoTimeouts::HOT_PATH).await?;
     let store = &store;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         authorizer::handle(store, event.payload, &event.context.request_id).await

@@ -28,7 +28,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let store = match overten::store_from_env().await {
+    let store = match overten::store_from_env(overten::config::DynamoTimeouts::MANAGEMENT).await {
         Ok(s) => s,
         Err(err) => {
             eprintln!("overten-admin: {err}");

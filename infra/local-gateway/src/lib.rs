@@ -85,8 +85,10 @@ impl Limits {
 }
 
 pub struct Gateway {
-    /// The store and the token verifier (one key cache), shared by every route.
+    /// The store and the token verifier (one key cache) of signup and the key routes.
     pub app: overten::http::App<DynamoStore>,
+    /// The store of `/verify` and the authorizer, with the hot path's timeouts.
+    pub hot_store: DynamoStore,
     pub template: ApiTemplate,
     stage_bucket: TokenBucket,
     signup_bucket: TokenBucket,
@@ -110,9 +112,15 @@ impl Context {
 }
 
 impl Gateway {
-    pub fn new(app: overten::http::App<DynamoStore>, template: ApiTemplate, limits: Limits) -> Self {
+    pub fn new(
+        app: overten::http::App<DynamoStore>,
+        hot_store: DynamoStore,
+        template: ApiTemplate,
+        limits: Limits,
+    ) -> Self {
         Gateway {
             app,
+            hot_store,
             template,
             stage_bucket: TokenBucket::new(limits.rate, limits.burst),
             signup_bucket: TokenBucket::new(limits.signup_rate, limits.signup_burst),
@@ -194,7 +202,7 @@ impl Gateway {
         let response = match route {
             Route::Signup => signup::handle(&self.app, lambda_request).await,
             Route::Keys => keys::handle(&self.app, lambda_request).await,
-            Route::Verify => verify::handle(&self.app.store, lambda_request).await,
+            Route::Verify => verify::handle(&self.hot_store, lambda_request).await,
             Route::WhoAmI => whoami::handle(lambda_request).await,
         };
         context.set("integrationLatency", integration_started.elapsed().as_millis().to_string());
@@ -213,7 +221,7 @@ impl Gateway {
         let method_arn = event["methodArn"].as_str().unwrap_or_default().to_owned();
         let started = Instant::now();
         let timeout = Duration::from_secs(self.template.authorizer_timeout_secs);
-        let answer = tokio::time::timeout(timeout, authorizer::handle(&self.app.store, event, request_id)).await;
+        let answer = tokio::time::timeout(timeout, authorizer::handle(&self.hot_store, event, request_id)).await;
         context.set("authorizer.latency", started.elapsed().as_millis().to_string());
         // A function error or timeout: API Gateway could not get a decision.
         let Ok(Ok(answer)) = answer else { return Err("AUTHORIZER_CONFIGURATION_ERROR") };

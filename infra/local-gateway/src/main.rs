@@ -23,7 +23,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         _ => None,
     })?;
     let limits = Limits::from_template(&template, |name| std::env::var(name).ok());
-    let mut gateway = Gateway::new(app, template, limits);
+    // Each route with its function's own DynamoDB timeouts, as deployed.
+    let hot_store = overten::store_from_env(overten::config::DynamoTimeouts::HOT_PATH).await?;
+    let mut gateway = Gateway::new(app, hot_store, template, limits);
     if let Some(path) = std::env::var_os("ACCESS_LOG_FILE") {
         gateway = gateway.with_access_log(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
     }

@@ -1,8 +1,11 @@
 //! The DynamoDB adapter of [`KeyStore`].
 //!
 //! `ApiKeys` (partition key `key_hash`) serves the hot path; `Orgs` (partition key `org_id`, sort
-//! key `sk` = `META` | `MEMBER#<uid>` | `KEY#<key_id>`) holds everything per org. Writes that
-//! belong together are one `TransactWriteItems` whose conditions make them all-or-nothing.
+//! key `sk` = `META` | `MEMBER#<uid>` | `KEY#<key_id>` for an active key | `REVOKED#<key_id>`
+//! once revoked) holds everything per org, and one `USER#<uid>`/`ORG_COUNT` item per person
+//! counts the orgs they created by signup. Revoking moves a key from `KEY#` to `REVOKED#`, so
+//! listing active keys never reads a revoked one. Writes that belong together are one
+//! `TransactWriteItems` whose conditions make them all-or-nothing.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -12,8 +15,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use rand::TryRngCore;
 
@@ -30,20 +33,33 @@ type Item = HashMap<String, AttributeValue>;
 pub const TOUCH_INTERVAL_SECS: i64 = 60;
 
 /// Transactions on one org's `META` item conflict when keys are created in parallel; DynamoDB
-/// cancels them with `TransactionConflict` and the SDK does not retry that, so we do.
+/// cancels them with `TransactionConflict` (or, under load, with a throttling reason) and the SDK
+/// does not retry a cancelled transaction, so we do, within the retry budget.
 const CONFLICT_RETRIES: u32 = 12;
 
 const META: &str = "META";
+const ACTIVE: &str = "KEY#";
+const REVOKED: &str = "REVOKED#";
+
+/// Most orgs one person (Firebase uid) may create with `POST /signup` + `org_name`.
+pub const MAX_ORGS_PER_USER: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
     tables: Tables,
+    retry_budget: Duration,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, tables: Tables) -> Self {
-        DynamoStore { client, tables }
+        DynamoStore { client, tables, retry_budget: crate::config::DynamoTimeouts::MANAGEMENT.retry_budget }
+    }
+
+    /// How long our own retries (conflicts, throttled transactions) may go on.
+    pub fn with_retry_budget(mut self, budget: Duration) -> Self {
+        self.retry_budget = budget;
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -92,31 +108,46 @@ impl DynamoStore {
         ])
     }
 
-    /// Runs a transaction, retrying conflicts. `Ok(Err(reasons))` when a condition failed.
+    /// Runs a transaction, retrying conflicts and throttling. `Ok(Err(reasons))` when a condition
+    /// failed.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<CancellationReason>>, Error> {
-        let mut attempt = 0;
+        let send = || self.client.transact_write_items().set_transact_items(Some(items.clone())).send();
+        retry_transaction(send, self.retry_budget).await
+    }
+
+    /// Up to `want` items of one sort-key run (`KEY#` or `REVOKED#`) after the key id `after`, in
+    /// key-id order, and the read capacity the queries consumed.
+    async fn query_keys(
+        &self,
+        org_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        want: usize,
+    ) -> Result<(Vec<Item>, f64), Error> {
+        let mut items: Vec<Item> = Vec::new();
+        let mut units = 0.0;
+        let mut start = after.map(|id| self.org_key(org_id, format!("{prefix}{id}")));
         loop {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
-            let err = match result {
-                Ok(_) => return Ok(Ok(())),
-                Err(err) => err,
-            };
-            if let SdkError::ServiceError(service) = &err
-                && let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err()
-            {
-                let reasons = cancelled.cancellation_reasons().to_vec();
-                let conflict = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
-                if !conflict {
-                    return Ok(Err(reasons));
-                }
-                if attempt < CONFLICT_RETRIES {
-                    attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
-                return Err(Error::Unavailable("transaction conflicts persisted after retries".into()));
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.orgs)
+                .consistent_read(true)
+                .key_condition_expression("org_id = :org AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":org", s(org_id))
+                .expression_attribute_values(":prefix", s(prefix))
+                .limit((want - items.len()) as i32)
+                .set_exclusive_start_key(start.take())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            units += out.consumed_capacity.and_then(|c| c.capacity_units).unwrap_or(0.0);
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(last) if items.len() < want => start = Some(last),
+                _ => return Ok((items, units)),
             }
-            return Err(sdk_error("TransactWriteItems", err));
         }
     }
 
@@ -134,10 +165,11 @@ impl DynamoStore {
     }
 
     /// `last_used_at` of each hash, read consistently from `ApiKeys`.
-    async fn last_used(&self, hashes: Vec<String>) -> Result<HashMap<String, i64>, Error> {
+    async fn last_used(&self, hashes: Vec<String>) -> Result<(HashMap<String, i64>, f64), Error> {
         let mut found = HashMap::new();
+        let mut units = 0.0;
         if hashes.is_empty() {
-            return Ok(found);
+            return Ok((found, units));
         }
         let keys = hashes.into_iter().map(|h| HashMap::from([("key_hash".to_owned(), AttributeValue::S(h))])).collect();
         let mut request = Some(
@@ -154,9 +186,11 @@ impl DynamoStore {
                 .client
                 .batch_get_item()
                 .request_items(&self.tables.api_keys, keys)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(|e| sdk_error("BatchGetItem", e))?;
+            units += out.consumed_capacity.unwrap_or_default().iter().filter_map(|c| c.capacity_units).sum::<f64>();
             for item in out.responses.unwrap_or_default().remove(&self.tables.api_keys).unwrap_or_default() {
                 if let (Ok(hash), Some(at)) = (get_s(&item, "key_hash"), get_n(&item, "last_used_at")) {
                     found.insert(hash, at);
@@ -171,7 +205,7 @@ impl DynamoStore {
                 tokio::time::sleep(backoff(attempt)).await;
             }
         }
-        Ok(found)
+        Ok((found, units))
     }
 }
 
@@ -212,10 +246,24 @@ impl KeyStore for DynamoStore {
     }
 
     async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey) -> Result<(), Error> {
-        let mut items = self.org_puts(org, Some(1))?.to_vec();
+        // The person's org count goes up in the same transaction, so the cap holds under retries
+        // and parallel signups alike.
+        let count = Update::builder()
+            .table_name(&self.tables.orgs)
+            .set_key(Some(self.org_key(&user_pk(&org.owner_uid), "ORG_COUNT".to_owned())))
+            .update_expression("SET orgs_created = if_not_exists(orgs_created, :zero) + :one")
+            .condition_expression("attribute_not_exists(orgs_created) OR orgs_created < :max")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(MAX_ORGS_PER_USER as i64))
+            .build()
+            .map_err(build_error)?;
+        let mut items = vec![TransactWriteItem::builder().update(count).build()];
+        items.extend(self.org_puts(org, Some(1))?);
         items.extend(self.key_puts(&org.org_id, key)?);
         match self.transact(items).await? {
             Ok(()) => Ok(()),
+            Err(reasons) if failed(&reasons, 0) => Err(Error::OrgLimitReached(MAX_ORGS_PER_USER)),
             // 131-bit keys and 143-bit org ids do not collide; if they ever do, nothing was written.
             Err(reasons) => Err(Error::Internal(format!("signup transaction cancelled: {}", describe(&reasons)))),
         }
@@ -296,32 +344,21 @@ impl KeyStore for DynamoStore {
     }
 
     async fn list_keys(&self, org_id: &str, query: &ListQuery) -> Result<KeyPage, Error> {
-        let mut items: Vec<Item> = Vec::new();
-        let mut start = query.cursor.as_deref().map(|c| self.org_key(org_id, key_sk(c)));
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.tables.orgs)
-                .consistent_read(true)
-                .key_condition_expression("org_id = :org AND begins_with(sk, :key)")
-                .expression_attribute_values(":org", s(org_id))
-                .expression_attribute_values(":key", s("KEY#"))
-                .limit((query.limit + 1) as i32)
-                .set_exclusive_start_key(start.take());
-            if !query.include_revoked {
-                request = request.filter_expression("attribute_not_exists(revoked_at)");
-            }
-            let out = request.send().await.map_err(|e| sdk_error("Query", e))?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(last) if items.len() <= query.limit => start = Some(last),
-                _ => break,
-            }
+        let want = query.limit + 1;
+        let cursor = query.cursor.as_deref();
+        let (mut items, mut read_units) = self.query_keys(org_id, ACTIVE, cursor, want).await?;
+        if query.include_revoked {
+            // Two sorted runs (active, revoked), merged in creation order (key ids sort by time).
+            let (revoked, units) = self.query_keys(org_id, REVOKED, cursor, want).await?;
+            read_units += units;
+            items.extend(revoked);
+            items.sort_by(|a, b| get_s(a, "key_id").ok().cmp(&get_s(b, "key_id").ok()));
         }
         let has_more = items.len() > query.limit;
         items.truncate(query.limit);
-        let last_used = self.last_used(items.iter().filter_map(|i| get_s(i, "key_hash").ok()).collect()).await?;
+        let (last_used, units) =
+            self.last_used(items.iter().filter_map(|i| get_s(i, "key_hash").ok()).collect()).await?;
+        read_units += units;
         let data = items
             .iter()
             .map(|item| {
@@ -337,25 +374,28 @@ impl KeyStore for DynamoStore {
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let next_cursor = if has_more { data.last().map(|k| k.id.clone()) } else { None };
-        Ok(KeyPage { data, next_cursor })
+        Ok(KeyPage { data, next_cursor, read_units })
     }
 
     async fn revoke_key(&self, org_id: &str, uid: Option<&str>, key_id: &str, now: &str) -> Result<(), Error> {
         let Some(item) = self.get_org_item(org_id, key_sk(key_id)).await? else {
-            return Err(Error::KeyNotFound);
+            // Revoking is idempotent: a key already moved to REVOKED# is done.
+            return match self.get_org_item(org_id, revoked_sk(key_id)).await? {
+                Some(_) => Ok(()),
+                None => Err(Error::KeyNotFound),
+            };
         };
-        if item.contains_key("revoked_at") {
-            return Ok(());
-        }
         let hash = get_s(&item, "key_hash")?;
-        let mark_org_item = Update::builder()
+        // The active item leaves KEY#, the same item (with revoked_at) appears under REVOKED#.
+        let remove_active = Delete::builder()
             .table_name(&self.tables.orgs)
             .set_key(Some(self.org_key(org_id, key_sk(key_id))))
-            .update_expression("SET revoked_at = :now")
-            .condition_expression("attribute_exists(sk) AND attribute_not_exists(revoked_at)")
-            .expression_attribute_values(":now", s(now))
+            .condition_expression("attribute_exists(sk)")
             .build()
             .map_err(build_error)?;
+        let mut revoked_item = item.clone();
+        revoked_item.insert("sk".to_owned(), AttributeValue::S(revoked_sk(key_id)));
+        revoked_item.insert("revoked_at".to_owned(), s(now));
         // The org condition is what stops a revoke through another org.
         let mark_key = Update::builder()
             .table_name(&self.tables.api_keys)
@@ -375,13 +415,14 @@ impl KeyStore for DynamoStore {
             .expression_attribute_values(":one", n(1))
             .build()
             .map_err(build_error)?;
-        let mut items = Vec::with_capacity(4);
+        let mut items = Vec::with_capacity(5);
         if let Some(uid) = uid {
             items.push(self.member_check(org_id, uid)?);
         }
         let first = items.len();
         items.extend([
-            TransactWriteItem::builder().update(mark_org_item).build(),
+            TransactWriteItem::builder().delete(remove_active).build(),
+            put(&self.tables.orgs, revoked_item, "attribute_not_exists(sk)")?,
             TransactWriteItem::builder().update(mark_key).build(),
             TransactWriteItem::builder().update(count).build(),
         ]);
@@ -389,11 +430,11 @@ impl KeyStore for DynamoStore {
         if first == 1 && failed(&reasons, 0) {
             return Err(Error::OrgNotFound);
         }
-        if failed(&reasons, first) {
+        if failed(&reasons, first) || failed(&reasons, first + 1) {
             // Revoked by a concurrent call in the meantime: revoking is idempotent.
             return Ok(());
         }
-        if failed(&reasons, first + 1) {
+        if failed(&reasons, first + 2) {
             return Err(Error::KeyNotFound);
         }
         Err(Error::Internal(format!("revoke transaction cancelled: {}", describe(&reasons))))
@@ -473,7 +514,16 @@ fn member_sk(uid: &str) -> String {
 }
 
 fn key_sk(key_id: &str) -> String {
-    format!("KEY#{key_id}")
+    format!("{ACTIVE}{key_id}")
+}
+
+fn revoked_sk(key_id: &str) -> String {
+    format!("{REVOKED}{key_id}")
+}
+
+/// The partition of one person's own items (their org count); never a valid org id.
+fn user_pk(uid: &str) -> String {
+    format!("USER#{uid}")
 }
 
 fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, Error> {
@@ -505,6 +555,67 @@ fn get_n(item: &Item, name: &str) -> Option<i64> {
     match item.get(name) {
         Some(AttributeValue::N(v)) => v.parse().ok(),
         _ => None,
+    }
+}
+
+/// Why DynamoDB cancelled a transaction, from its cancellation reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cancellation {
+    /// Another transaction touched the same item: retry.
+    Conflict,
+    /// Throttled (`ThrottlingError`, `ProvisionedThroughputExceeded`, `RequestLimitExceeded`):
+    /// retry with backoff, then 503. Never a failed condition.
+    Throttled,
+    /// A condition failed (or a validation error): the caller interprets the reasons.
+    Conditions,
+}
+
+pub(crate) fn classify(reasons: &[CancellationReason]) -> Cancellation {
+    let codes = || reasons.iter().filter_map(|r| r.code());
+    if codes().any(|c| matches!(c, "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded")) {
+        Cancellation::Throttled
+    } else if codes().any(|c| c == "TransactionConflict") {
+        Cancellation::Conflict
+    } else {
+        Cancellation::Conditions
+    }
+}
+
+/// Sends a transaction until it succeeds, a condition fails, or conflicts and throttling outlast
+/// `budget` (jittered backoff between attempts) — then `Unavailable` (503).
+pub(crate) async fn retry_transaction<F, Fut, O, R>(
+    mut send: F,
+    budget: Duration,
+) -> Result<Result<(), Vec<CancellationReason>>, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<O, SdkError<TransactWriteItemsError, R>>>,
+    R: Debug,
+{
+    let started = tokio::time::Instant::now();
+    let mut attempt = 0;
+    loop {
+        let err = match send().await {
+            Ok(_) => return Ok(Ok(())),
+            Err(err) => err,
+        };
+        if let SdkError::ServiceError(service) = &err
+            && let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err()
+        {
+            let reasons = cancelled.cancellation_reasons().to_vec();
+            let why = classify(&reasons);
+            if why == Cancellation::Conditions {
+                return Ok(Err(reasons));
+            }
+            attempt += 1;
+            let pause = backoff(attempt);
+            if attempt > CONFLICT_RETRIES || started.elapsed() + pause > budget {
+                return Err(Error::Unavailable(format!("transaction cancelled ({why:?}) after {attempt} attempts")));
+            }
+            tokio::time::sleep(pause).await;
+            continue;
+        }
+        return Err(sdk_error("TransactWriteItems", err));
     }
 }
 
@@ -552,4 +663,101 @@ where
     };
     let detail = format!("{operation}: {}", DisplayErrorContext(&err));
     if unavailable { Error::Unavailable(detail) } else { Error::Internal(detail) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_sdk_dynamodb::types::error::{
+        ProvisionedThroughputExceededException, ResourceNotFoundException, TransactionCanceledException,
+    };
+
+    use super::*;
+
+    fn reason(code: &str) -> CancellationReason {
+        CancellationReason::builder().code(code).build()
+    }
+
+    /// A cancelled transaction as the SDK surfaces it, its reasons in item order.
+    fn cancelled(codes: &[&str]) -> SdkError<TransactWriteItemsError, ()> {
+        let exception = TransactionCanceledException::builder()
+            .set_cancellation_reasons(Some(codes.iter().map(|c| reason(c)).collect()))
+            .build();
+        SdkError::service_error(TransactWriteItemsError::TransactionCanceledException(exception), ())
+    }
+
+    #[test]
+    fn cancellation_reasons_are_classified() {
+        let of = |codes: &[&str]| classify(&codes.iter().map(|c| reason(c)).collect::<Vec<_>>());
+        assert_eq!(of(&["None", "ThrottlingError"]), Cancellation::Throttled);
+        assert_eq!(of(&["ProvisionedThroughputExceeded", "None"]), Cancellation::Throttled);
+        assert_eq!(of(&["RequestLimitExceeded"]), Cancellation::Throttled);
+        // Throttling wins over a failed condition: the condition may not even have been evaluated.
+        assert_eq!(of(&["ConditionalCheckFailed", "ThrottlingError"]), Cancellation::Throttled);
+        assert_eq!(of(&["TransactionConflict", "None"]), Cancellation::Conflict);
+        assert_eq!(of(&["ConditionalCheckFailed", "None"]), Cancellation::Conditions);
+        assert_eq!(of(&["None", "ValidationError"]), Cancellation::Conditions);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_transactions_are_retried_then_answered_503() {
+        let attempts = Cell::new(0);
+        let send = || {
+            attempts.set(attempts.get() + 1);
+            async { Err::<(), _>(cancelled(&["None", "ThrottlingError"])) }
+        };
+        let err = retry_transaction(send, Duration::from_secs(3)).await.unwrap_err();
+        assert_eq!((err.status(), err.code()), (503, "service_unavailable"));
+        assert!(attempts.get() > 3, "retried: {} attempts", attempts.get());
+
+        // Throttled twice, then through: the caller sees success.
+        let attempts = Cell::new(0);
+        let send = || {
+            attempts.set(attempts.get() + 1);
+            let n = attempts.get();
+            async move { if n < 3 { Err(cancelled(&["ProvisionedThroughputExceeded"])) } else { Ok(()) } }
+        };
+        assert!(matches!(retry_transaction(send, Duration::from_secs(3)).await, Ok(Ok(()))));
+        assert_eq!(attempts.get(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_stop_within_the_budget() {
+        let started = tokio::time::Instant::now();
+        let send = || async { Err::<(), _>(cancelled(&["TransactionConflict"])) };
+        let err = retry_transaction(send, Duration::from_millis(300)).await.unwrap_err();
+        assert_eq!(err.code(), "service_unavailable");
+        assert!(started.elapsed() <= Duration::from_millis(300), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_condition_is_returned_at_once_not_retried() {
+        let attempts = Cell::new(0);
+        let send = || {
+            attempts.set(attempts.get() + 1);
+            async { Err::<(), _>(cancelled(&["ConditionalCheckFailed", "None"])) }
+        };
+        let reasons = retry_transaction(send, Duration::from_secs(3)).await.unwrap().unwrap_err();
+        assert_eq!(attempts.get(), 1);
+        assert!(failed(&reasons, 0) && !failed(&reasons, 1));
+    }
+
+    #[test]
+    fn sdk_errors_map_to_503_or_500() {
+        // As the SDK parses DynamoDB's answer: the exception with its error code in the metadata.
+        let meta =
+            aws_sdk_dynamodb::error::ErrorMetadata::builder().code("ProvisionedThroughputExceededException").build();
+        let throttled = GetItemError::ProvisionedThroughputExceededException(
+            ProvisionedThroughputExceededException::builder().message("slow down").meta(meta).build(),
+        );
+        let err = sdk_error("GetItem", SdkError::<GetItemError, ()>::service_error(throttled, ()));
+        assert_eq!(err.status(), 503);
+        let timeout = sdk_error("GetItem", SdkError::<GetItemError, ()>::timeout_error("operation timeout"));
+        assert_eq!(timeout.status(), 503);
+        let missing = GetItemError::ResourceNotFoundException(ResourceNotFoundException::builder().build());
+        let other = sdk_error("GetItem", SdkError::<GetItemError, ()>::service_error(missing, ()));
+        assert_eq!(other.status(), 500);
+    }
 }

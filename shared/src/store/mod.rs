@@ -9,7 +9,7 @@ pub mod tables;
 
 use std::future::Future;
 
-pub use dynamodb::{DynamoStore, TOUCH_INTERVAL_SECS};
+pub use dynamodb::{DynamoStore, MAX_ORGS_PER_USER, TOUCH_INTERVAL_SECS};
 #[cfg(feature = "testing")]
 pub use fixed::FixedStore;
 pub use records::{KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, NewOrg};
@@ -27,7 +27,8 @@ pub trait KeyStore: Send + Sync {
     /// Sets `last_used_at` to `now` unless another call did so less than a minute ago.
     fn touch_key(&self, hash: &KeyHash, now: i64) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// Signup with `org_name`: org, owner membership and first key in one transaction.
+    /// Signup with `org_name`: org, owner membership, first key and the owner's org count in one
+    /// transaction (`OrgLimitReached` past [`MAX_ORGS_PER_USER`]).
     fn create_org_with_key(&self, org: &NewOrg, key: &NewKey) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// Signup with `existing_org_id`: turns API access on for an org `uid` is a member of, with its
@@ -50,7 +51,8 @@ pub trait KeyStore: Send + Sync {
     /// the membership check and the org's active-key count.
     fn create_key(&self, org_id: &str, uid: &str, key: &NewKey) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// One page of an org's keys in creation order (strongly consistent).
+    /// One page of an org's keys in creation order (strongly consistent); revoked keys are read
+    /// only with `include_revoked`.
     fn list_keys(&self, org_id: &str, query: &ListQuery) -> impl Future<Output = Result<KeyPage, Error>> + Send;
 
     /// Revokes a key of `org_id`; idempotent (`KeyNotFound`, `OrgNotFound`). `uid` must be a

@@ -67,10 +67,12 @@ pub struct ListQuery {
     pub include_revoked: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KeyPage {
     pub data: Vec<KeySummary>,
     pub next_cursor: Option<String>,
+    /// Read capacity the page cost (DynamoDB's `ConsumedCapacity`), for tests and metrics.
+    pub read_units: f64,
 }
 
 #[cfg(test)]
