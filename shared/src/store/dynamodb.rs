@@ -352,7 +352,7 @@ impl KeyStore for DynamoStore {
             let (revoked, units) = self.query_keys(org_id, REVOKED, cursor, want).await?;
             read_units += units;
             items.extend(revoked);
-            items.sort_by(|a, b| get_s(a, "key_id").ok().cmp(&get_s(b, "key_id").ok()));
+            items.sort_by_key(|item| get_s(item, "key_id").ok());
         }
         let has_more = items.len() > query.limit;
         items.truncate(query.limit);
