@@ -82,6 +82,17 @@ async fn main() {
     eprintln!("bench: verify vs GetItem, {N} each, interleaved");
     let (ver, get_v) = interleaved(verify, getitem).await;
 
+    // The stale-key path: GetItem + the last_used_at UpdateItem (once a minute per key).
+    eprintln!("bench: stale key (read + last_used_at write) vs GetItem, {N} each, interleaved");
+    let stale_store = overten_bench::stale::AlwaysStale::new(store.clone());
+    let authorize_stale = || async {
+        let value: Value = serde_json::from_slice(&event).unwrap();
+        let answer = authorizer::handle(&stale_store, value, "bench").await.expect("authorizer");
+        assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
+        serde_json::to_vec(&answer).unwrap()
+    };
+    let (stale, get_s) = interleaved(authorize_stale, getitem).await;
+
     // Malformed keys: counted through the store, must be zero calls.
     eprintln!("bench: malformed keys");
     let counting = CountingStore::new(store.clone());
@@ -127,6 +138,9 @@ async fn main() {
         "getitem_p99_us": get_p99,
         "ratio_p50": round3(auth_p50 / get_p50),
         "ratio_p99": round3(auth_p99 / get_p99),
+        "stale_key_p50_us": pct(&stale, 50.0),
+        "stale_key_p99_us": pct(&stale, 99.0),
+        "stale_key_ratio_p50": round3(pct(&stale, 50.0) / pct(&get_s, 50.0)),
         "verify_p50_us": pct(&ver, 50.0),
         "verify_getitem_p50_us": pct(&get_v, 50.0),
         "verify_ratio_p50": round3(pct(&ver, 50.0) / pct(&get_v, 50.0)),
@@ -268,6 +282,8 @@ fn print_table(s: &Value) {
     row("ratio p50", s["ratio_p50"].to_string(), "<= 1.05");
     row("ratio p99", s["ratio_p99"].to_string(), "<= 1.30");
     row("verify ratio p50", s["verify_ratio_p50"].to_string(), "<= 1.05");
+    row("stale key p50 / p99 (µs)", format!("{} / {}", s["stale_key_p50_us"], s["stale_key_p99_us"]), "");
+    row("stale key ratio p50", s["stale_key_ratio_p50"].to_string(), "(read + write, once a minute)");
     row("malformed DB calls", s["malformed_db_calls"].to_string(), "= 0");
     row("malformed p50 (ns)", s["malformed_p50_ns"].to_string(), "");
     row("own work (ns)", s["own_work_ns"].to_string(), "<= 10000");
