@@ -19,7 +19,7 @@ CHECKOV_DEPS := $(CHECKOV_VENV)/.installed
 # when missing: the machines here and CI run as root.
 CHROMIUM ?= $(shell command -v chromium || echo /usr/bin/chromium)
 
-.PHONY: help deps test lint unit template-check dev admin package bench fuzz soak lock-python clean
+.PHONY: help deps test lint unit template-check dev token admin package bench fuzz soak lock-python clean mutants
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -51,6 +51,9 @@ test: deps lint template-check ## The whole suite: fmt, clippy, template linters
 
 dev: deps ## Run the whole API on http://127.0.0.1:$(API_PORT) with DynamoDB Local and the Auth emulator
 	infra/scripts/dev.sh
+
+token: ## A Firebase ID token from the make dev stack's Auth emulator: TOKEN=$$(make -s token EMAIL=you@example.com)
+	@infra/scripts/token.sh
 
 admin: ## Operator CLI against the make dev stack, e.g. make admin ARGS='org create --name N --owner-uid UID'
 	@AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(DDB_PORT) AWS_REGION=us-east-1 \

@@ -123,16 +123,31 @@ async fn make_dev_serves_the_quickstart_over_http() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // A developer signs up with an emulator token.
-    let sign_up =
-        format!("http://127.0.0.1:{AUTH_PORT}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key");
-    let (_, user) = call(
-        http.post(sign_up)
-            .json(&json!({"email": "dev@example.com", "password": "password", "returnSecureToken": true})),
-    )
-    .await;
-    let token = user["idToken"].as_str().unwrap();
-    let uid = user["localId"].as_str().unwrap();
+    // A developer gets an emulator token as the quickstart says: `make -s token EMAIL=…`, twice
+    // (signed up, then signed in: the same user).
+    let token_of = |email: &str| {
+        let out = Command::new("make")
+            .args(["-s", "token", &format!("EMAIL={email}")])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .env("AUTH_EMULATOR_PORT", AUTH_PORT.to_string())
+            .env_remove("FIREBASE_AUTH_EMULATOR_HOST")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "make token: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let uid_of = |token: &str| {
+        use base64::Engine;
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        claims["sub"].as_str().unwrap().to_owned()
+    };
+    let token = token_of("dev@example.com");
+    let again = token_of("dev@example.com");
+    let uid = uid_of(&token);
+    assert_eq!(uid_of(&again), uid, "make token signs an existing user in");
+    let (token, uid) = (token.as_str(), uid.as_str());
     let bearer = format!("Bearer {token}");
     let (status, signup) =
         call(http.post(format!("{api}/signup")).header("authorization", &bearer).json(&json!({"org_name": "Acme"})))
