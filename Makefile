@@ -80,6 +80,16 @@ bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: targe
 	DDB_PORT=$(BENCH_DDB_PORT) SERVICES=ddb infra/scripts/with-services.sh \
 	  cargo run --release --locked -q -p overten-bench
 
+# The pure modules of the core and the authorizer's decision code (README, "Mutation testing").
+MUTANTS_FILES := -f shared/src/api_key.rs -f shared/src/credentials.rs -f shared/src/requests.rs \
+  -f shared/src/firebase/segments.rs -f shared/src/firebase/claims.rs -f shared/src/error.rs
+CARGO_MUTANTS_VERSION := 27.1.0
+
+mutants: ## Mutation testing (cargo-mutants) of the core's pure modules and the authorizer, with their crates' own tests
+	test -x .tools/bin/cargo-mutants || cargo install cargo-mutants --locked --version $(CARGO_MUTANTS_VERSION) --root .tools
+	PATH="$(CURDIR)/.tools/bin:$$PATH" cargo mutants -p overten $(MUTANTS_FILES) -o target/mutants-core
+	PATH="$(CURDIR)/.tools/bin:$$PATH" cargo mutants -p authorizer -f functions/authorizer/src/lib.rs -o target/mutants-authorizer
+
 fuzz: ## Each cargo-fuzz target for FUZZ_SECONDS (default 20) on the nightly toolchain
 	test -x .tools/bin/cargo-fuzz || cargo install cargo-fuzz --locked --root .tools
 	for t in $(FUZZ_TARGETS); do \

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use lambda_http::{Body, Response};
 use overten::store::DynamoStore;
 use overten_tests::events::{body_json, rest_authorizer_event, rest_request};
-use overten_tests::tokens::{claims, unsigned};
+use overten::config::FirebaseConfig;
+use overten::firebase::TokenVerifier;
+use overten_tests::jwks_server::JwksServer;
+use overten_tests::tokens::{SigningKey, claims, unsigned};
 use overten_tests::{emulator_user, emulator_verifier, fresh_store};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -154,21 +157,43 @@ async fn no_call_after_the_revokes_204_succeeds() {
     }
 }
 
+/// The matrix runs with RS256 ID tokens signed by a key generated here and served from a JWKS
+/// endpoint on 127.0.0.1, verified exactly as in production (emulator tokens are covered in
+/// `tests/functions.rs`; here an unsigned one is refused).
 #[tokio::test]
 async fn every_caller_gets_exactly_the_contracts_answer_on_every_route() {
-    let apps = apps_on(fresh_store().await).await;
-    let (_, owner_a) = emulator_user().await;
-    let (_, owner_b) = emulator_user().await;
-    let (_, stranger) = emulator_user().await;
+    const PROJECT: &str = "overten-matrix";
+    let signing = SigningKey::generate("matrix-key");
+    let stranger_key = SigningKey::generate("not-googles-key");
+    let jwks = JwksServer::start(&[signing.jwk()], 3600).await;
+    let verifier = || {
+        TokenVerifier::new(&FirebaseConfig {
+            project_id: PROJECT.into(),
+            jwks_url: jwks.url.clone(),
+            emulator_host: None,
+            fetch_timeout: Duration::from_secs(2),
+        })
+        .unwrap()
+    };
+    let store = fresh_store().await;
+    let apps = Arc::new(Apps {
+        signup: signup::App::new(store.clone(), verifier()),
+        keys: keys::App::new(store.clone(), verifier()),
+        store,
+    });
+    let now = overten::clock::now_secs();
+    let token = |uid: &str| signing.id_token(&claims(PROJECT, uid, now));
+    let (owner_a, owner_b, stranger) = (token("uid-owner-a"), token("uid-owner-b"), token("uid-stranger"));
     let a = signup(&apps, &owner_a).await;
     let b = signup(&apps, &owner_b).await;
     let org_a = a["org_id"].as_str().unwrap();
     let key_a = a["key"]["id"].as_str().unwrap();
-    let now = overten::clock::now_secs();
-    let mut expired = claims(overten_tests::PROJECT_ID, "uid-expired", now - 7200);
+    let mut expired = claims(PROJECT, "uid-owner-a", now - 7200);
     expired["exp"] = json!(now - 60);
-    let expired = unsigned(&expired);
-    let other_project = unsigned(&claims("another-project", "uid-other", now));
+    let expired = signing.id_token(&expired);
+    let other_project = signing.id_token(&claims("another-project", "uid-owner-a", now));
+    let forged = stranger_key.id_token(&claims(PROJECT, "uid-owner-a", now));
+    let unsigned_owner = unsigned(&claims(PROJECT, "uid-owner-a", now));
     let a_data = [
         key_a.to_owned(),
         a["key"]["prefix"].as_str().unwrap().to_owned(),
@@ -182,11 +207,13 @@ async fn every_caller_gets_exactly_the_contracts_answer_on_every_route() {
     ];
     // (who, their token, the error every route must give them; None = the owner, who succeeds)
     type Expected<'a> = Option<(u16, &'a str)>;
-    let callers: [(&str, &str, Expected); 5] = [
+    let callers: [(&str, &str, Expected); 7] = [
         ("member of B", &owner_b, Some((404, "org_not_found"))),
         ("no membership", &stranger, Some((404, "org_not_found"))),
         ("expired token", &expired, Some((401, "token_expired"))),
         ("another project's token", &other_project, Some((401, "invalid_token"))),
+        ("A's uid signed by another key", &forged, Some((401, "invalid_token"))),
+        ("A's uid in an unsigned token", &unsigned_owner, Some((401, "invalid_token"))),
         // Last, so the revoke does not change what the others see.
         ("owner of A", &owner_a, None),
     ];

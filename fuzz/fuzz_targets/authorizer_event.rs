@@ -1,19 +1,53 @@
-//! The authorizer's event decoding on arbitrary JSON: a Deny or an error, never an Allow (the
-//! store knows no key) and never a panic.
+//! The authorizer on arbitrary JSON events, against a store that holds a live and a revoked key
+//! and against a store that fails. The input's `LIVE_KEY` and `REVOKED_KEY` are replaced by those
+//! keys (generated at start-up, so no key is committed in the corpus). `Allow` only for the live
+//! key's bytes, never from the failing store, never a panic.
 #![no_main]
 
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use overten::store::FixedStore;
+use overten::ApiKey;
+use overten::store::{KeyRecord, KeySetStore};
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> =
-    LazyLock::new(|| tokio::runtime::Builder::new_current_thread().build().unwrap());
+    LazyLock::new(|| tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap());
+
+struct Keys {
+    live: ApiKey,
+    revoked: ApiKey,
+}
+
+static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys { live: ApiKey::generate(), revoked: ApiKey::generate() });
+
+fn record(key_id: &str, revoked: bool) -> KeyRecord {
+    KeyRecord {
+        key_id: key_id.into(),
+        org_id: "org_fuzz".into(),
+        name: "fuzz".into(),
+        prefix: "sk_live_fuzz".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        revoked_at: revoked.then(|| "2026-01-02T00:00:00Z".into()),
+        last_used_at: None,
+    }
+}
+
+fn allowed(answer: &serde_json::Value) -> bool {
+    answer["isAuthorized"] == true || answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+}
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) else { return };
-    if let Ok(answer) = RUNTIME.block_on(authorizer::handle(&FixedStore::empty(), event, "fuzz")) {
-        assert!(answer["isAuthorized"] != true);
-        assert!(answer["policyDocument"]["Statement"][0]["Effect"] != "Allow");
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let text = text.replace("LIVE_KEY", KEYS.live.expose_secret()).replace("REVOKED_KEY", KEYS.revoked.expose_secret());
+    let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+    let store = KeySetStore::new(vec![(KEYS.live.hash(), record("key_live", false)), (KEYS.revoked.hash(), record("key_revoked", true))]);
+    if let Ok(answer) = RUNTIME.block_on(authorizer::handle(&store, event.clone(), "fuzz")) {
+        if allowed(&answer) {
+            assert_eq!(answer["context"]["key_id"], "key_live", "Allow for another key: {answer}");
+            assert!(text.contains(KEYS.live.expose_secret()), "Allow without the live key");
+        }
+    }
+    if let Ok(answer) = RUNTIME.block_on(authorizer::handle(&KeySetStore::failing(), event, "fuzz")) {
+        assert!(!allowed(&answer), "Allow from a failing store");
     }
 });

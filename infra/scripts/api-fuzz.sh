@@ -37,6 +37,19 @@ API_KEY=$(curl -sf -X POST "$api/signup" -H "Authorization: Bearer $FIREBASE_TOK
   -d '{"org_name":"Fuzz"}' | json '["secret"]')
 export FIREBASE_TOKEN API_KEY
 
+set +e
 SCHEMATHESIS_HOOKS= .venv/bin/schemathesis run openapi.yaml --url "$api" \
-  --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --seed 1 --no-color --suppress-health-check all
-echo "api-fuzz: 1 passed, 0 failed"
+  --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --seed 1 --no-color --suppress-health-check all \
+  | tee "$scratch/schemathesis.log"
+status=${PIPESTATUS[0]}
+set -e
+# The counts schemathesis itself printed ("Test cases: N generated, N passed[, N failed][, N skipped]").
+counts=$(grep -A1 '^Test cases:' "$scratch/schemathesis.log" | tail -n 1)
+passed=$(grep -oE '[0-9]+ passed' <<< "$counts" | grep -oE '[0-9]+' || true)
+failed=$(grep -oE '[0-9]+ failed' <<< "$counts" | grep -oE '[0-9]+' || echo 0)
+if [ -z "$passed" ]; then
+  echo "api-fuzz: could not read schemathesis's test counts" >&2
+  exit 1
+fi
+echo "api-fuzz: $passed passed, $failed failed"
+exit "$status"

@@ -60,9 +60,7 @@ auth_line="  Firebase     real RS256 tokens, keys from ${FIREBASE_JWKS_URL:-}"
 try_token="TOKEN=<a Firebase ID token of project $FIREBASE_PROJECT_ID>"
 if [ -n "${FIREBASE_AUTH_EMULATOR_HOST:-}" ]; then
   auth_line="  Auth emulator http://$FIREBASE_AUTH_EMULATOR_HOST (project $FIREBASE_PROJECT_ID)"
-  try_token="TOKEN=\$(curl -s -X POST 'http://$FIREBASE_AUTH_EMULATOR_HOST/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key' \\
-      -H 'content-type: application/json' -d '{\"email\":\"dev@example.com\",\"password\":\"password\",\"returnSecureToken\":true}' \\
-      | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"idToken\"])')"
+  try_token="TOKEN=\$(make -s token EMAIL=dev@example.com)"
 fi
 cat <<BANNER
 
@@ -76,7 +74,8 @@ Next, sign up and get a key:
   $try_token
   curl -s -X POST http://127.0.0.1:$API_PORT/signup -H "Authorization: Bearer \$TOKEN" \\
       -H 'content-type: application/json' -d '{"org_name":"Acme"}'
-  curl -s http://127.0.0.1:$API_PORT/verify -H "X-API-Key: <the secret from signup>"
+  KEY=<the "secret" from signup>
+  curl -s http://127.0.0.1:$API_PORT/verify -H "X-API-Key: \$KEY"
 
 Ctrl-C stops everything.
 BANNER

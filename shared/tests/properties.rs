@@ -6,7 +6,7 @@ use overten::config::FirebaseConfig;
 use overten::credentials::api_key_from_headers;
 use overten::firebase::TokenVerifier;
 use overten::requests::{CreateKeyRequest, SignupRequest, parse_list_query};
-use overten::{ApiKey, Error};
+use overten::{ApiKey, Error, KeyFormatError};
 use proptest::prelude::*;
 
 proptest! {
@@ -18,12 +18,23 @@ proptest! {
     }
 
     #[test]
-    fn key_shaped_strings_pass_only_with_their_checksum(body in "[0-9A-Za-z]{28}") {
-        let candidate = format!("sk_live_{body}");
-        if let Ok(key) = ApiKey::parse(&candidate) {
-            // Accepted means the checksum matched: the key re-parses to itself.
-            prop_assert_eq!(key.expose_secret(), candidate.as_str());
-        }
+    fn key_shaped_strings_pass_exactly_with_their_checksum(random in "[0-9A-Za-z]{22}", at in 0usize..36, to in "[0-9A-Za-z]") {
+        // A key built on purpose with the checksum the spec defines (computed by the oracle below,
+        // not by the code under test) parses to itself.
+        let head = format!("sk_live_{random}");
+        let candidate = format!("{head}{}", oracle_checksum(&head));
+        let key = ApiKey::parse(&candidate);
+        prop_assert!(key.is_ok(), "{:?}", key);
+        prop_assert_eq!(key.unwrap().expose_secret(), candidate.as_str());
+        // The same key with one character changed never parses: in the prefix it is the wrong
+        // prefix, anywhere else the checksum no longer matches.
+        let mut changed = candidate.clone().into_bytes();
+        let replacement = to.as_bytes()[0];
+        prop_assume!(changed[at] != replacement);
+        changed[at] = replacement;
+        let changed = String::from_utf8(changed).unwrap();
+        let expected = if at < 8 { KeyFormatError::WrongPrefix } else { KeyFormatError::BadChecksum };
+        prop_assert_eq!(ApiKey::parse(&changed).unwrap_err(), expected);
     }
 
     #[test]
@@ -55,14 +66,34 @@ proptest! {
 
     #[test]
     fn json_shaped_bodies_are_total(org in proptest::option::of(".{0,120}"), existing in proptest::option::of(".{0,40}"), key in proptest::option::of(".{0,80}")) {
-        let body = serde_json::json!({"org_name": org, "existing_org_id": existing, "key_name": key});
-        match SignupRequest::parse(body.to_string().as_bytes()) {
+        // Absent optional fields are left out, as clients send them (`null` is refused on its own).
+        let mut body = serde_json::Map::new();
+        for (name, value) in [("org_name", &org), ("existing_org_id", &existing), ("key_name", &key)] {
+            if let Some(v) = value { body.insert(name.into(), v.clone().into()); }
+        }
+        let valid_name = |s: &str, max: usize| (1..=max).contains(&s.chars().count()) && !s.chars().any(char::is_control);
+        let key_ok = key.as_deref().is_none_or(|k| valid_name(k, 64));
+        match SignupRequest::parse(serde_json::Value::Object(body).to_string().as_bytes()) {
             Ok(SignupRequest::NewOrg { org_name, key_name }) => {
-                prop_assert!((1..=100).contains(&org_name.chars().count()));
-                prop_assert!((1..=64).contains(&key_name.chars().count()));
+                prop_assert!(existing.is_none());
+                prop_assert_eq!(Some(&org_name), org.as_ref());
+                prop_assert!(valid_name(&org_name, 100));
+                prop_assert_eq!(key_name, key.clone().unwrap_or_else(|| "default".into()));
             }
-            Ok(SignupRequest::ExistingOrg { org_id, .. }) => prop_assert!(!org_id.is_empty()),
-            Err(e) => prop_assert!(matches!(e, Error::InvalidRequest(_))),
+            Ok(SignupRequest::ExistingOrg { org_id, key_name }) => {
+                prop_assert!(org.is_none());
+                prop_assert_eq!(Some(&org_id), existing.as_ref());
+                prop_assert!(!org_id.is_empty());
+                prop_assert_eq!(key_name, key.clone().unwrap_or_else(|| "default".into()));
+            }
+            Err(e) => {
+                prop_assert!(matches!(e, Error::InvalidRequest(_)), "{:?}", e);
+                // Refused only for a reason: both or neither, a bad name, an empty org id.
+                let org_ok = org.as_deref().is_some_and(|o| valid_name(o, 100));
+                let existing_ok = existing.as_deref().is_some_and(|e| !e.is_empty());
+                let acceptable = key_ok && (org_ok && existing.is_none() || existing_ok && org.is_none());
+                prop_assert!(!acceptable, "a valid body was refused");
+            }
         }
     }
 
@@ -105,12 +136,68 @@ proptest! {
         ".{0,140}".prop_map(serde_json::Value::from),
         Just(serde_json::json!(["demo-overten"])),
     ], 0..6)) {
-        use base64::Engine;
-        let b64 = |v: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-        let token = format!("{}.{}.", b64(&serde_json::json!({"alg": "none"})), b64(&serde_json::json!(claims)));
+        let token = unsigned(&serde_json::json!(claims));
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         if let Ok(verified) = runtime.block_on(emulator_verifier().verify(&token)) {
             prop_assert!(!verified.uid.is_empty() && verified.uid.chars().count() <= 128);
         }
     }
+
+    /// Valid claims pass with their uid; breaking any one claim refuses the token with that
+    /// claim's error.
+    #[test]
+    fn one_broken_claim_refuses_the_token(sub in "[A-Za-z0-9]{1,128}", age in 0i64..3000, life in 1i64..3600, broken in 0usize..7) {
+        let now = overten::clock::now_secs();
+        let mut claims = serde_json::json!({
+            "aud": "demo-overten", "iss": "https://securetoken.google.com/demo-overten",
+            "sub": sub, "iat": now - age, "exp": now + life,
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let verifier = emulator_verifier();
+        let verified = runtime.block_on(verifier.verify_at(&unsigned(&claims), now));
+        prop_assert_eq!(verified.map(|v| v.uid).ok(), Some(sub.clone()));
+        let (name, value, expect_expired) = match broken {
+            0 => ("aud", serde_json::json!("another-project"), false),
+            1 => ("iss", serde_json::json!("https://securetoken.google.com/another-project"), false),
+            2 => ("sub", serde_json::json!(""), false),
+            3 => ("sub", serde_json::json!("x".repeat(129)), false),
+            4 => ("iat", serde_json::json!(now + 301 + age), false),
+            5 => ("exp", serde_json::json!(now - age), true),
+            _ => ("exp", serde_json::Value::Null, false),
+        };
+        claims[name] = value;
+        let err = runtime.block_on(verifier.verify_at(&unsigned(&claims), now)).unwrap_err();
+        if expect_expired {
+            prop_assert!(matches!(err, Error::TokenExpired), "{:?}", err);
+        } else {
+            prop_assert!(matches!(&err, Error::InvalidToken(m) if m.contains(&format!("\"{name}\""))), "{name}: {:?}", err);
+        }
+    }
+}
+
+/// An emulator (`alg: none`) token with these claims.
+fn unsigned(claims: &serde_json::Value) -> String {
+    use base64::Engine;
+    let b64 = |v: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!("{}.{}.", b64(&serde_json::json!({"alg": "none"})), b64(claims))
+}
+
+/// The checksum as the key format defines it (CRC-32/IEEE of the first 30 characters, 6 base62
+/// digits, most significant first), computed independently of `api_key.rs`.
+fn oracle_checksum(head: &str) -> String {
+    let mut crc: u32 = 0xFFFF_FFFF;
+    for byte in head.bytes() {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    let mut n = u64::from(!crc);
+    let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut digits = [b'0'; 6];
+    for slot in digits.iter_mut().rev() {
+        *slot = alphabet[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(digits.to_vec()).unwrap()
 }

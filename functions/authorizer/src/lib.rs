@@ -202,7 +202,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1000))]
 
-        /// Any event: a Deny, or an error (API Gateway answers 5xx). Never a panic, never an Allow.
+        /// Any event: a Deny, or an error (API Gateway answers 5xx). Never a panic, never an Allow
+        /// from a store that knows no key.
         #[test]
         fn arbitrary_events_never_allow(event in arbitrary_json()) {
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -210,6 +211,109 @@ mod tests {
                 prop_assert!(answer["isAuthorized"] != true);
                 prop_assert!(answer["policyDocument"]["Statement"][0]["Effect"] != "Allow");
             }
+        }
+    }
+
+    /// What a request may carry: the live key, the revoked key, a well-formed key nobody issued,
+    /// the live key with one character changed, or garbage.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Credential {
+        Live,
+        Revoked,
+        Unknown,
+        Mutated(usize),
+        Garbage,
+    }
+
+    fn credential() -> impl Strategy<Value = Credential> {
+        prop_oneof![
+            Just(Credential::Live),
+            Just(Credential::Revoked),
+            Just(Credential::Unknown),
+            (0usize..36).prop_map(Credential::Mutated),
+            Just(Credential::Garbage),
+        ]
+    }
+
+    struct Keys {
+        live: overten::ApiKey,
+        revoked: overten::ApiKey,
+        unknown: overten::ApiKey,
+    }
+
+    impl Keys {
+        fn text(&self, credential: Credential) -> String {
+            match credential {
+                Credential::Live => self.live.expose_secret().to_owned(),
+                Credential::Revoked => self.revoked.expose_secret().to_owned(),
+                Credential::Unknown => self.unknown.expose_secret().to_owned(),
+                Credential::Mutated(at) => {
+                    let mut bytes = self.live.expose_secret().as_bytes().to_vec();
+                    bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
+                    String::from_utf8(bytes).unwrap()
+                }
+                Credential::Garbage => "sk_live_not-a-key".to_owned(),
+            }
+        }
+    }
+
+    fn record(key_id: &str, revoked: bool) -> KeyRecord {
+        KeyRecord {
+            key_id: key_id.into(),
+            org_id: "org_1".into(),
+            name: "k".into(),
+            prefix: "sk_live_abcd".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            revoked_at: revoked.then(|| "2026-01-02T00:00:00Z".into()),
+            last_used_at: None,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// `Allow` exactly when the credential that counts (X-API-Key first, else the bearer) is
+        /// the live key's bytes and the store answers; a failing store never yields `Allow`.
+        #[test]
+        fn allow_exactly_for_the_live_key(
+            x_api_key in proptest::option::of(credential()),
+            bearer in proptest::option::of(credential()),
+            failing in any::<bool>(),
+            http_api in any::<bool>(),
+        ) {
+            let keys = Keys { live: overten::ApiKey::generate(), revoked: overten::ApiKey::generate(), unknown: overten::ApiKey::generate() };
+            let store = if failing {
+                overten::store::KeySetStore::failing()
+            } else {
+                overten::store::KeySetStore::new(vec![
+                    (keys.live.hash(), record("key_live", false)),
+                    (keys.revoked.hash(), record("key_revoked", true)),
+                ])
+            };
+            let mut headers = serde_json::Map::new();
+            if let Some(c) = x_api_key { headers.insert("x-api-key".into(), keys.text(c).into()); }
+            if let Some(c) = bearer { headers.insert("authorization".into(), format!("Bearer {}", keys.text(c)).into()); }
+            let event = if http_api {
+                serde_json::json!({"version": "2.0", "type": "REQUEST", "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/v1/runs",
+                    "headers": headers, "requestContext": {"http": {"method": "GET", "path": "/v1/runs"}}})
+            } else {
+                serde_json::json!({"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/v1/runs",
+                    "headers": headers, "multiValueHeaders": {}, "requestContext": {}})
+            };
+            let counts = x_api_key.or(bearer);
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+            let answer = runtime.block_on(handle(&store, event, "prop"));
+            let allowed = match &answer {
+                Ok(a) => a["isAuthorized"] == true || a["policyDocument"]["Statement"][0]["Effect"] == "Allow",
+                Err(_) => false,
+            };
+            prop_assert_eq!(allowed, !failing && counts == Some(Credential::Live), "{:?}", answer);
+            if let Ok(a) = &answer && allowed {
+                prop_assert_eq!(&a["context"]["key_id"], "key_live");
+            }
+            // Errors (API Gateway's 5xx) happen only when the store failed on a well-formed key.
+            let well_formed = matches!(counts, Some(Credential::Live | Credential::Revoked | Credential::Unknown));
+            prop_assert_eq!(answer.is_err(), failing && well_formed, "{:?}", answer);
         }
     }
 }

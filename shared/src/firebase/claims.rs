@@ -69,3 +69,89 @@ pub(super) fn check(
     }
     Ok(VerifiedToken { uid, claims })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const PROJECT: &str = "demo-overten";
+    const ISSUER: &str = "https://securetoken.google.com/demo-overten";
+    const NOW: i64 = 1_800_000_000;
+
+    fn valid() -> Map<String, Value> {
+        json!({"aud": PROJECT, "iss": ISSUER, "sub": "uid-1", "iat": NOW - 10, "exp": NOW + 3600, "email": "a@b.c"})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    fn with(name: &str, value: Value) -> Map<String, Value> {
+        let mut claims = valid();
+        claims.insert(name.into(), value);
+        claims
+    }
+
+    fn without(name: &str) -> Map<String, Value> {
+        let mut claims = valid();
+        claims.remove(name);
+        claims
+    }
+
+    /// The message of the `invalid_token` error, or the error's code.
+    fn refusal(claims: Map<String, Value>) -> String {
+        match check(claims, PROJECT, ISSUER, NOW) {
+            Ok(token) => panic!("accepted uid {}", token.uid),
+            Err(Error::InvalidToken(message)) => message,
+            Err(other) => other.code().to_owned(),
+        }
+    }
+
+    #[test]
+    fn valid_claims_give_the_uid_and_keep_the_claims() {
+        let token = check(valid(), PROJECT, ISSUER, NOW).unwrap();
+        assert_eq!(token.uid, "uid-1");
+        assert_eq!(token.claims["email"], "a@b.c");
+        assert_eq!(format!("{token:?}"), "VerifiedToken { uid: \"uid-1\", .. }");
+    }
+
+    #[test]
+    fn the_audience_must_be_the_project() {
+        assert!(refusal(with("aud", json!("other-project"))).contains("\"aud\""));
+        assert!(refusal(without("aud")).contains("\"aud\""));
+        assert!(refusal(with("aud", json!([PROJECT]))).contains("\"aud\""));
+        assert!(refusal(with("aud", json!(CUSTOM_TOKEN_AUDIENCE))).contains("custom token"));
+    }
+
+    #[test]
+    fn the_issuer_must_be_the_projects() {
+        assert!(refusal(with("iss", json!("https://securetoken.google.com/other"))).contains("\"iss\""));
+        assert!(refusal(without("iss")).contains("\"iss\""));
+    }
+
+    #[test]
+    fn the_subject_must_be_a_non_empty_string_of_at_most_128_characters() {
+        assert!(refusal(with("sub", json!(""))).contains("empty \"sub\""));
+        assert!(refusal(with("sub", json!("é".repeat(129)))).contains("longer than 128"));
+        assert_eq!(check(with("sub", json!("é".repeat(128))), PROJECT, ISSUER, NOW).unwrap().uid, "é".repeat(128));
+        assert!(refusal(with("sub", json!(42))).contains("no string \"sub\""));
+        assert!(refusal(without("sub")).contains("no string \"sub\""));
+    }
+
+    #[test]
+    fn issued_at_may_be_at_most_the_skew_in_the_future() {
+        assert!(check(with("iat", json!(NOW + CLOCK_SKEW_SECS)), PROJECT, ISSUER, NOW).is_ok());
+        assert!(refusal(with("iat", json!(NOW + CLOCK_SKEW_SECS + 1))).contains("in the future"));
+        assert!(refusal(without("iat")).contains("\"iat\""));
+        assert!(refusal(with("iat", json!("yesterday"))).contains("\"iat\""));
+    }
+
+    #[test]
+    fn the_token_expires_at_exp_with_no_leeway() {
+        assert!(check(with("exp", json!(NOW + 1)), PROJECT, ISSUER, NOW).is_ok());
+        assert_eq!(refusal(with("exp", json!(NOW))), "token_expired");
+        assert_eq!(refusal(with("exp", json!(NOW - 1))), "token_expired");
+        assert!(refusal(without("exp")).contains("\"exp\""));
+    }
+}

@@ -49,3 +49,55 @@ impl KeyStore for FixedStore {
         Err(not_here())
     }
 }
+
+/// A store that knows a set of keys by hash — live, revoked, whatever the test puts in — or that
+/// fails every read as an unreachable DynamoDB does (feature `testing`). For the authorizer's
+/// property test and fuzz target: `Allow` exactly for a live key's bytes, never on a failure.
+pub struct KeySetStore {
+    keys: Vec<(KeyHash, KeyRecord)>,
+    failing: bool,
+}
+
+impl KeySetStore {
+    pub fn new(keys: Vec<(KeyHash, KeyRecord)>) -> Self {
+        KeySetStore { keys, failing: false }
+    }
+
+    /// Every read fails with `Unavailable`.
+    pub fn failing() -> Self {
+        KeySetStore { keys: Vec::new(), failing: true }
+    }
+}
+
+impl KeyStore for KeySetStore {
+    async fn find_key(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, Error> {
+        if self.failing {
+            return Err(Error::Unavailable("KeySetStore is failing (test)".into()));
+        }
+        Ok(self.keys.iter().find(|(h, _)| h == hash).map(|(_, record)| record.clone()))
+    }
+    async fn touch_key(&self, _: &KeyHash, _: i64) -> Result<(), Error> {
+        Ok(())
+    }
+    async fn create_org_with_key(&self, _: &NewOrg, _: &NewKey) -> Result<(), Error> {
+        Err(not_here())
+    }
+    async fn enable_api(&self, _: &str, _: &str, _: &str, _: &NewKey) -> Result<(), Error> {
+        Err(not_here())
+    }
+    async fn create_org(&self, _: &NewOrg) -> Result<(), Error> {
+        Err(not_here())
+    }
+    async fn is_member(&self, _: &str, _: &str) -> Result<bool, Error> {
+        Err(not_here())
+    }
+    async fn create_key(&self, _: &str, _: &str, _: &NewKey) -> Result<(), Error> {
+        Err(not_here())
+    }
+    async fn list_keys(&self, _: &str, _: &ListQuery) -> Result<KeyPage, Error> {
+        Err(not_here())
+    }
+    async fn revoke_key(&self, _: &str, _: Option<&str>, _: &str, _: &str) -> Result<(), Error> {
+        Err(not_here())
+    }
+}
