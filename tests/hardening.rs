@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Response};
-use overten::store::DynamoStore;
-use overten_tests::events::{body_json, rest_authorizer_event, rest_request};
 use overten::config::FirebaseConfig;
 use overten::firebase::TokenVerifier;
+use overten::store::DynamoStore;
+use overten_tests::events::{body_json, rest_authorizer_event, rest_request};
 use overten_tests::jwks_server::JwksServer;
 use overten_tests::tokens::{SigningKey, claims, unsigned};
 use overten_tests::{emulator_user, emulator_verifier, fresh_store};

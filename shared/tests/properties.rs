@@ -25,7 +25,8 @@ proptest! {
         let candidate = format!("{head}{}", oracle_checksum(&head));
         let key = ApiKey::parse(&candidate);
         prop_assert!(key.is_ok(), "{:?}", key);
-        prop_assert_eq!(key.unwrap().expose_secret(), candidate.as_str());
+        let key = key.unwrap();
+        prop_assert_eq!(key.expose_secret(), candidate.as_str());
         // The same key with one character changed never parses: in the prefix it is the wrong
         // prefix, anywhere else the checksum no longer matches.
         let mut changed = candidate.clone().into_bytes();
@@ -98,10 +99,30 @@ proptest! {
     }
 
     #[test]
-    fn list_queries_are_total(pairs in proptest::collection::vec((".{0,20}", ".{0,20}"), 0..5)) {
+    fn list_queries_parse_exactly_when_valid(pairs in proptest::collection::vec((
+        "(limit|cursor|include_revoked|.{0,8})",
+        "([0-9]{1,4}|-1|key_[A-Za-z0-9_-]{1,70}|true|false|.{0,12})",
+    ), 0..5)) {
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        if let Ok(q) = parse_list_query(refs) {
-            prop_assert!((1..=100).contains(&q.limit));
+        let valid_pair = |(k, v): &(String, String)| match k.as_str() {
+            "limit" => v.parse::<usize>().is_ok_and(|n| (1..=100).contains(&n)),
+            "cursor" => v.strip_prefix("key_").is_some_and(|r| (1..=64).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')),
+            "include_revoked" => v == "true" || v == "false",
+            _ => false,
+        };
+        match parse_list_query(refs) {
+            Ok(q) => {
+                prop_assert!(pairs.iter().all(valid_pair), "accepted {:?}", pairs);
+                // The last value of each parameter wins; absent ones take their defaults.
+                let last = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                prop_assert_eq!(q.limit, last("limit").map_or(100, |v| v.parse().unwrap()));
+                prop_assert_eq!(q.cursor, last("cursor"));
+                prop_assert_eq!(q.include_revoked, last("include_revoked").as_deref() == Some("true"));
+            }
+            Err(e) => {
+                prop_assert!(matches!(e, Error::InvalidRequest(_)));
+                prop_assert!(!pairs.iter().all(valid_pair), "refused the valid {:?}", pairs);
+            }
         }
     }
 }
