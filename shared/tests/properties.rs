@@ -127,7 +127,18 @@ proptest! {
     }
 }
 
-fn emulator_verifier() -> TokenVerifier {
+/// One verifier and one runtime for all cases (a verifier holds an HTTP client, costly to build
+/// per case). Nothing listens at the key-set URL: a token that gets as far as a key fetch fails
+/// fast with 503.
+static VERIFIER: std::sync::LazyLock<TokenVerifier> = std::sync::LazyLock::new(build_verifier);
+static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> =
+    std::sync::LazyLock::new(|| tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
+
+fn emulator_verifier() -> &'static TokenVerifier {
+    &VERIFIER
+}
+
+fn build_verifier() -> TokenVerifier {
     TokenVerifier::new(&FirebaseConfig {
         project_id: "demo-overten".into(),
         // Nothing listens there: a token that gets as far as a key fetch fails fast with 503.
@@ -143,7 +154,7 @@ proptest! {
 
     #[test]
     fn token_decoding_is_total(token in "[A-Za-z0-9_.=-]{0,300}|.{0,100}") {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = &*RUNTIME;
         let result = runtime.block_on(emulator_verifier().verify(&token));
         if let Err(err) = result {
             prop_assert!(matches!(err, Error::InvalidToken(_) | Error::TokenExpired | Error::Unavailable(_)), "{err:?}");
@@ -158,7 +169,7 @@ proptest! {
         Just(serde_json::json!(["demo-overten"])),
     ], 0..6)) {
         let token = unsigned(&serde_json::json!(claims));
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = &*RUNTIME;
         if let Ok(verified) = runtime.block_on(emulator_verifier().verify(&token)) {
             prop_assert!(!verified.uid.is_empty() && verified.uid.chars().count() <= 128);
         }
@@ -173,7 +184,7 @@ proptest! {
             "aud": "demo-overten", "iss": "https://securetoken.google.com/demo-overten",
             "sub": sub, "iat": now - age, "exp": now + life,
         });
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = &*RUNTIME;
         let verifier = emulator_verifier();
         let verified = runtime.block_on(verifier.verify_at(&unsigned(&claims), now));
         prop_assert_eq!(verified.map(|v| v.uid).ok(), Some(sub.clone()));
