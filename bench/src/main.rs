@@ -35,6 +35,20 @@ async fn main() {
     let _ = tracing::subscriber::set_global_default(overten::logging::subscriber(std::io::sink));
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let release = root.join("target/release");
+    // Every input first: a missing one fails the run now, not as a 0 in the summary.
+    let sizes: serde_json::Map<String, Value> = FUNCTIONS
+        .iter()
+        .map(|f| {
+            let size = std::fs::metadata(release.join(f))
+                .unwrap_or_else(|e| panic!("bootstrap {f} missing in target/release ({e}): make bench builds it"))
+                .len();
+            (f.to_string(), json!(size))
+        })
+        .collect();
+    let (own_work_ns, firebase_verify_ns) = (
+        criterion_median_ns(&root.join("target/criterion/own_work")),
+        criterion_median_ns(&root.join("target/criterion/firebase_verify")),
+    );
     let store = overten_tests::fresh_store().await;
     let key = ApiKey::generate();
     let org = NewOrg {
@@ -132,16 +146,6 @@ async fn main() {
     }
     let peak_rss_kb = peak_rss(&bootstrap, &event, &tables).await;
 
-    let sizes: serde_json::Map<String, Value> = FUNCTIONS
-        .iter()
-        .map(|f| {
-            let size = std::fs::metadata(release.join(f))
-                .unwrap_or_else(|e| panic!("bootstrap {f} missing in target/release ({e}): make bench builds it"))
-                .len();
-            (f.to_string(), json!(size))
-        })
-        .collect();
-    let criterion = |name: &str| criterion_median_ns(&root.join("target/criterion").join(name));
 
     let (auth_p50, auth_p99) = (pct(&auth, 50.0), pct(&auth, 99.0));
     let (get_p50, get_p99) = (pct(&get, 50.0), pct(&get, 99.0));
@@ -164,8 +168,8 @@ async fn main() {
         "verify_ratio_p50_rounds": spread(&verify_ratios),
         "malformed_db_calls": counting.calls(),
         "malformed_p50_ns": (pct(&malformed, 50.0) * 1000.0).round(),
-        "own_work_ns": criterion("own_work"),
-        "firebase_verify_ns": criterion("firebase_verify"),
+        "own_work_ns": own_work_ns,
+        "firebase_verify_ns": firebase_verify_ns,
         "cold_start_ms": {"median": round3(pct(&cold, 50.0) / 1000.0), "max": round3(pct(&cold, 100.0) / 1000.0), "n": COLD_STARTS},
         "bootstrap_bytes": sizes,
         "authorizer_peak_rss_kb": peak_rss_kb,
