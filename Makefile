@@ -87,8 +87,10 @@ CARGO_MUTANTS_VERSION := 27.1.0
 
 mutants: ## Mutation testing (cargo-mutants) of the core's pure modules and the authorizer, with their crates' own tests
 	test -x .tools/bin/cargo-mutants || cargo install cargo-mutants --locked --version $(CARGO_MUTANTS_VERSION) --root .tools
-	PATH="$(CURDIR)/.tools/bin:$$PATH" cargo mutants -p overten $(MUTANTS_FILES) -o target/mutants-core
-	PATH="$(CURDIR)/.tools/bin:$$PATH" cargo mutants -p authorizer -f functions/authorizer/src/lib.rs -o target/mutants-authorizer
+	status=0; export PATH="$(CURDIR)/.tools/bin:$$PATH"; \
+	cargo mutants -p overten $(MUTANTS_FILES) -o target/mutants-core || status=$$?; \
+	cargo mutants -p authorizer -f functions/authorizer/src/lib.rs -o target/mutants-authorizer || status=$$?; \
+	exit $$status
 
 fuzz: ## Each cargo-fuzz target for FUZZ_SECONDS (default 20) on the nightly toolchain
 	test -x .tools/bin/cargo-fuzz || cargo install cargo-fuzz --locked --root .tools

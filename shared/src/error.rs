@@ -136,6 +136,72 @@ mod tests {
     }
 
     #[test]
+    fn public_messages_say_what_the_caller_may_know() {
+        assert_eq!(
+            Error::Internal("table prod-ApiKeys missing".into()).public_message(),
+            "an internal error occurred; quote the request id to support"
+        );
+        assert_eq!(
+            Error::Unavailable("connection refused".into()).public_message(),
+            "the service is temporarily unavailable; retry with backoff"
+        );
+        assert_eq!(
+            Error::InvalidApiKey(KeyFormatError::BadChecksum).public_message(),
+            "invalid API key: the API key's checksum does not match (mistyped or truncated key?)"
+        );
+        assert_eq!(Error::UnknownApiKey.public_message(), "invalid API key: unknown or revoked");
+        assert_eq!(Error::KeyLimitReached(100).public_message(), Error::KeyLimitReached(100).to_string());
+        assert!(Error::OrgLimitReached(10).public_message().contains("10 orgs"));
+        assert_eq!(Error::InvalidRequest("`limit` is bad".into()).public_message(), "`limit` is bad");
+        // The body carries exactly that message.
+        let body = Error::UnknownApiKey.body("req-9");
+        assert_eq!(body["error"]["message"], "invalid API key: unknown or revoked");
+    }
+
+    #[test]
+    fn only_5xx_are_server_errors() {
+        assert!(Error::Internal(String::new()).is_server_error());
+        assert!(Error::Unavailable(String::new()).is_server_error());
+        for client in [Error::MissingApiKey, Error::OrgNotFound, Error::KeyLimitReached(1), Error::PayloadTooLarge(1)] {
+            assert!(!client.is_server_error(), "{client:?}");
+        }
+    }
+
+    /// A `MakeWriter` into a shared buffer, to read what `log` wrote.
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'w self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn server_errors_are_logged_with_their_detail_client_errors_are_not() {
+        let buffer = Buffer::default();
+        tracing::subscriber::with_default(crate::logging::subscriber(buffer.clone()), || {
+            Error::Unavailable("GetItem: dispatch failure".into()).log("req-5xx");
+            Error::OrgNotFound.log("req-4xx");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("req-5xx") && text.contains("GetItem: dispatch failure"), "{text}");
+        assert!(text.contains("service_unavailable"));
+        assert!(!text.contains("req-4xx"), "a client error was logged: {text}");
+    }
+
+    #[test]
     fn statuses_follow_the_contract() {
         let cases: Vec<(Error, u16, &str)> = vec![
             (Error::InvalidRequest("x".into()), 400, "invalid_request"),

@@ -160,6 +160,28 @@ fn truncate(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_unknown_query_parameter_is_named_at_most_40_characters_long() {
+        let message = |name: &str| match parse_list_query([(name, "1")]) {
+            Err(Error::InvalidRequest(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(message("sort"), "unknown query parameter `sort`");
+        let long = "é".repeat(50);
+        assert_eq!(message(&long), format!("unknown query parameter `{}`", "é".repeat(40)));
+    }
+
+    #[test]
+    fn the_body_limit_is_16_kib_inclusive() {
+        assert_eq!(MAX_BODY_BYTES, 16_384, "the contract's 16 KiB");
+        // Exactly at the limit is read; one byte more is 413 before any parsing.
+        let mut body = br#"{"name":"at-the-limit"}"#.to_vec();
+        body.resize(MAX_BODY_BYTES, b' ');
+        assert_eq!(CreateKeyRequest::parse(&body).unwrap().name, "at-the-limit");
+        body.push(b' ');
+        assert!(matches!(CreateKeyRequest::parse(&body), Err(Error::PayloadTooLarge(16_384))));
+    }
+
     fn bad(body: &str) -> String {
         match SignupRequest::parse(body.as_bytes()) {
             Err(Error::InvalidRequest(m)) => m,
