@@ -23,7 +23,8 @@ fn the_layout_lists_every_top_level_folder() {
     let layout = README.split("## Layout").nth(1).expect("a Layout section");
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     // Tracked folders only: build output, installed tools and local state are git-ignored.
-    let output = std::process::Command::new("git").args(["ls-tree", "-d", "--name-only", "HEAD"]).current_dir(root).output();
+    let output =
+        std::process::Command::new("git").args(["ls-tree", "-d", "--name-only", "HEAD"]).current_dir(root).output();
     let folders: Vec<String> = match output {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect(),
         _ => panic!("git ls-tree failed in {root}"),

@@ -146,7 +146,6 @@ async fn main() {
     }
     let peak_rss_kb = peak_rss(&bootstrap, &event, &tables).await;
 
-
     let (auth_p50, auth_p99) = (pct(&auth, 50.0), pct(&auth, 99.0));
     let (get_p50, get_p99) = (pct(&get, 50.0), pct(&get, 99.0));
     let summary = json!({

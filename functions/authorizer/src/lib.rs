@@ -173,6 +173,21 @@ mod tests {
         assert_eq!(stage_arn(""), None);
         assert_eq!(stage_arn("arn:aws:execute-api:us-east-1:1:api"), None);
         assert_eq!(stage_arn("not-an-arn/x/y"), None);
+        // Each condition refuses on its own.
+        assert_eq!(stage_arn("xrn:aws:execute-api:us-east-1:1:api/prod/GET/x"), None, "not an ARN");
+        assert_eq!(stage_arn("arn:aws:execute-api:1:api/prod/GET/x"), None, "too few ARN parts");
+        assert_eq!(stage_arn("arn:aws:execute-api:us-east-1:1:/prod/GET/x"), None, "no API id");
+        assert_eq!(stage_arn("arn:aws:execute-api:us-east-1:1:api//GET/x"), None, "no stage");
+    }
+
+    #[test]
+    fn failures_reach_lambda_with_their_error_type() {
+        let diagnostic = |err: AuthorizerError| lambda_runtime::Diagnostic::from(err).error_type;
+        assert_eq!(diagnostic(AuthorizerError::Store(Error::Unavailable("x".into()))), "ServiceUnavailable");
+        assert_eq!(diagnostic(AuthorizerError::Store(Error::Internal("x".into()))), "InternalError");
+        assert_eq!(diagnostic(AuthorizerError::BadEvent("x".into())), "BadEvent");
+        let message = lambda_runtime::Diagnostic::from(AuthorizerError::BadEvent("no headers".into())).error_message;
+        assert!(message.contains("no headers"));
     }
 
     use overten::store::FixedStore;
@@ -308,8 +323,20 @@ mod tests {
                 Err(_) => false,
             };
             prop_assert_eq!(allowed, !failing && counts == Some(Credential::Live), "{:?}", answer);
-            if let Ok(a) = &answer && allowed {
-                prop_assert_eq!(&a["context"]["key_id"], "key_live");
+            if let Ok(a) = &answer {
+                let context = &a["context"];
+                if allowed {
+                    // What downstream services bill by, and nothing else.
+                    prop_assert_eq!(&context["key_id"], "key_live");
+                    prop_assert_eq!(&context["org_id"], "org_1");
+                    prop_assert!(context.get("error_code").is_none());
+                } else {
+                    prop_assert!(context.get("org_id").is_none() && context.get("key_id").is_none());
+                    let code = context["error_code"].as_str().unwrap_or_default();
+                    let expected = if counts.is_none() { "missing_api_key" } else { "invalid_api_key" };
+                    prop_assert_eq!(code, expected);
+                    prop_assert!(context["error_message"].as_str().is_some_and(|m| !m.is_empty()));
+                }
             }
             // Errors (API Gateway's 5xx) happen only when the store failed on a well-formed key.
             let well_formed = matches!(counts, Some(Credential::Live | Credential::Revoked | Credential::Unknown));
