@@ -4,7 +4,6 @@
 //! 1,000 revoked keys as with none; one person's signups stop at the org cap with nothing
 //! half-written.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,57 +12,16 @@ use local_gateway::{Gateway, Limits, LocalRequest};
 use overten::config::DynamoTimeouts;
 use overten::requests::SignupRequest;
 use overten::service::{self, TOUCH_BUDGET};
-use overten::store::{DynamoStore, FixedStore, KeyRecord, KeyStore, ListQuery, MAX_ORGS_PER_USER};
+use overten::store::{DynamoStore, FixedStore, KeyStore, ListQuery, MAX_ORGS_PER_USER};
 use overten_tests::events::{body_json, rest_request};
-use overten_tests::stalling::{StallingTouch, Touch};
-use overten_tests::{emulator_user, emulator_verifier, fresh_store, fresh_tables, function_client_at};
-
-/// DynamoDB Local of this test's own, on its own port, so freezing it disturbs no other test.
-struct OwnDynamo {
-    env: Vec<(&'static str, String)>,
-    pid_file: std::path::PathBuf,
-}
-
-impl OwnDynamo {
-    fn start(port: u16) -> Self {
-        let scratch = std::env::temp_dir().join(format!("overten-freeze-{}", overten::api_key::random_base62(8)));
-        let run_dir = scratch.join("run");
-        let ddb = OwnDynamo {
-            env: vec![("DDB_PORT", port.to_string()), ("RUN_DIR", run_dir.display().to_string())],
-            pid_file: run_dir.join("ddb.pid"),
-        };
-        ddb.services("start");
-        ddb
-    }
-
-    fn services(&self, action: &str) {
-        let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/scripts/services.sh"))
-            .args([action, "ddb"])
-            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "services.sh {action} ddb");
-    }
-
-    /// SIGSTOP / SIGCONT: the port still accepts connections, nothing answers.
-    fn signal(&self, signal: &str) {
-        let pid = std::fs::read_to_string(&self.pid_file).unwrap();
-        assert!(Command::new("kill").args([signal, pid.trim()]).status().unwrap().success());
-    }
-}
-
-impl Drop for OwnDynamo {
-    fn drop(&mut self) {
-        self.signal("-CONT");
-        self.services("stop");
-    }
-}
+use overten_tests::own_dynamo::OwnDynamo;
+use overten_tests::touching::{Touch, TouchingStore};
+use overten_tests::{emulator_user, emulator_verifier, fresh_store, fresh_tables, function_client_at, key_record};
 
 #[tokio::test]
 async fn a_frozen_dynamodb_answers_503_in_time_and_the_warm_clients_recover() {
     let port = 8261;
-    let ddb = OwnDynamo::start(port);
+    let ddb = OwnDynamo::start(port, false);
     let endpoint = format!("http://127.0.0.1:{port}");
     let tables = fresh_tables().await;
     let hot = DynamoStore::new(function_client_at(&endpoint, DynamoTimeouts::HOT_PATH).await, tables.clone())
@@ -134,18 +92,6 @@ async fn a_frozen_dynamodb_answers_503_in_time_and_the_warm_clients_recover() {
     assert_eq!(signup(r#"{"org_name":"Thawed"}"#).await.status(), 201);
 }
 
-fn live_record() -> KeyRecord {
-    KeyRecord {
-        key_id: "key_1".into(),
-        org_id: "org_1".into(),
-        name: "k".into(),
-        prefix: "sk_live_abcd".into(),
-        created_at: "2026-01-01T00:00:00Z".into(),
-        revoked_at: None,
-        last_used_at: None,
-    }
-}
-
 fn key_headers(key: &overten::ApiKey) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
     headers.insert("x-api-key", key.expose_secret().parse().unwrap());
@@ -158,21 +104,19 @@ fn key_headers(key: &overten::ApiKey) -> http::HeaderMap {
 async fn a_stuck_last_used_write_costs_at_most_its_budget() {
     let key = overten::ApiKey::generate();
     for touch in [Touch::Stall, Touch::Fail] {
-        let store = StallingTouch::new(FixedStore(Some(live_record())), touch);
+        let store = TouchingStore::new(FixedStore::answering(key_record("key_1", false)), touch);
         let started = tokio::time::Instant::now();
         let record = service::authenticate(&store, &key_headers(&key)).await.expect("a valid key is never refused");
         assert_eq!(record.key_id, "key_1");
         let waited = started.elapsed();
         assert_eq!(store.touches.load(std::sync::atomic::Ordering::SeqCst), 1, "{touch:?}: the write was tried");
-        match touch {
-            Touch::Stall => assert_eq!(waited, TOUCH_BUDGET, "a stuck write is abandoned at the budget"),
-            Touch::Fail => assert_eq!(waited, Duration::ZERO),
-        }
+        let expected = if touch == Touch::Stall { TOUCH_BUDGET } else { Duration::ZERO };
+        assert_eq!(waited, expected, "{touch:?}: a stuck write is abandoned at the budget, a failed one costs nothing");
     }
     // A key used within the minute is not written at all.
-    let mut recent = live_record();
+    let mut recent = key_record("key_1", false);
     recent.last_used_at = Some(overten::clock::now_secs());
-    let store = StallingTouch::new(FixedStore(Some(recent)), Touch::Stall);
+    let store = TouchingStore::new(FixedStore::answering(recent), Touch::Stall);
     service::authenticate(&store, &key_headers(&key)).await.unwrap();
     assert_eq!(store.touches.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
@@ -184,7 +128,7 @@ async fn verify_answers_a_valid_key_while_its_write_is_stuck() {
     let (uid, _) = emulator_user().await;
     let created =
         service::signup(&store, &uid, SignupRequest::parse(br#"{"org_name":"Slow"}"#).unwrap()).await.unwrap();
-    let stalling = StallingTouch::new(store, Touch::Stall);
+    let stalling = TouchingStore::new(store, Touch::Stall);
     let started = Instant::now();
     let response =
         verify::handle(&stalling, rest_request("GET", "/verify", &[("X-API-Key", &created.secret)], None)).await;

@@ -10,12 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn binary(name: &str) -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
-    let path = target.join("debug").join(name);
-    assert!(path.exists(), "{} is missing: run `cargo build -p {name}` (make test does)", path.display());
-    path
+    overten_tests::built_binary(name)
 }
 
 /// The environment Lambda gives a deployed function (the template's variables included).

@@ -9,9 +9,9 @@ use lambda_http::{Body, Response};
 use local_gateway::template::{self, ApiTemplate};
 use local_gateway::{Gateway, Limits, LocalRequest};
 use overten::KeyFormatError;
-use overten::store::{DynamoStore, FixedStore, KeyRecord};
+use overten::store::{DynamoStore, FixedStore};
 use overten_tests::events::body_json;
-use overten_tests::{ddb_client_at, emulator_user, emulator_verifier, fresh_store, fresh_tables};
+use overten_tests::{ddb_client_at, emulator_user, emulator_verifier, fresh_store, fresh_tables, key_record};
 use serde_json::Value;
 
 const ORIGIN: &str = "http://127.0.0.1:3390";
@@ -178,8 +178,7 @@ async fn every_denial_renders_as_valid_json() {
 
     // And what the authorizer really answers, over inputs that reach each branch.
     let live = overten::ApiKey::generate();
-    let mut revoked_record = record();
-    revoked_record.revoked_at = Some("2026-01-01T00:00:00Z".into());
+    let revoked_record = key_record("key_1", true);
     let swapped = {
         let mut s = live.expose_secret().to_owned();
         let last = s.pop().unwrap();
@@ -197,7 +196,7 @@ async fn every_denial_renders_as_valid_json() {
         vec![("Authorization", "Basic abc")],
         vec![("X-API-Key", live.expose_secret())],
     ];
-    for store in [FixedStore::empty(), FixedStore(Some(revoked_record))] {
+    for store in [FixedStore::empty(), FixedStore::answering(revoked_record)] {
         for headers in &inputs {
             let event = overten_tests::events::rest_authorizer_event(headers);
             let answer = authorizer::handle(&store, event, "req").await.unwrap();
@@ -220,17 +219,5 @@ async fn every_denial_renders_as_valid_json() {
         let parsed: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
         assert_eq!(parsed["error"]["code"], code.as_str());
         assert_eq!(parsed["error"]["message"], message.as_str());
-    }
-}
-
-fn record() -> KeyRecord {
-    KeyRecord {
-        key_id: "key_1".into(),
-        org_id: "org_1".into(),
-        name: "k".into(),
-        prefix: "sk_live_abcd".into(),
-        created_at: "2026-01-01T00:00:00Z".into(),
-        revoked_at: None,
-        last_used_at: None,
     }
 }

@@ -11,6 +11,7 @@ use overten::firebase::TokenVerifier;
 use overten::store::DynamoStore;
 use overten_tests::events::{body_json, rest_authorizer_event, rest_request};
 use overten_tests::jwks_server::JwksServer;
+use overten_tests::own_dynamo::OwnDynamo;
 use overten_tests::tokens::{SigningKey, claims, unsigned};
 use overten_tests::{emulator_user, emulator_verifier, fresh_store};
 use serde_json::{Value, json};
@@ -244,41 +245,10 @@ async fn every_caller_gets_exactly_the_contracts_answer_on_every_route() {
     assert!(!list.to_string().contains(key_a));
 }
 
-/// DynamoDB Local of this test's own, on its own port, with data on disk so it survives a restart.
-struct OwnDynamo {
-    env: Vec<(&'static str, String)>,
-}
-
-impl OwnDynamo {
-    fn run(&self, action: &str) {
-        let status = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/scripts/services.sh"))
-            .args([action, "ddb"])
-            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "services.sh {action} ddb");
-    }
-}
-
-impl Drop for OwnDynamo {
-    fn drop(&mut self) {
-        self.run("stop");
-    }
-}
-
 #[tokio::test]
 async fn dynamodb_going_away_fails_closed_and_recovers_on_its_own() {
-    let scratch = std::env::temp_dir().join(format!("overten-fault-{}", overten::api_key::random_base62(8)));
     let port = 8251;
-    let ddb = OwnDynamo {
-        env: vec![
-            ("DDB_PORT", port.to_string()),
-            ("RUN_DIR", scratch.join("run").display().to_string()),
-            ("DDB_DATA_DIR", scratch.join("data").display().to_string()),
-        ],
-    };
-    ddb.run("start");
+    let ddb = OwnDynamo::start(port, true);
     let client = overten_tests::ddb_client_at(&format!("http://127.0.0.1:{port}")).await;
     let tables = overten_tests::fresh_tables().await;
     overten::store::tables::ensure_tables(&client, &tables).await.unwrap();
@@ -287,7 +257,7 @@ async fn dynamodb_going_away_fails_closed_and_recovers_on_its_own() {
     let secret = signup(&apps, &token).await["secret"].as_str().unwrap().to_owned();
     assert_eq!(verify_status(&apps.store, &secret).await, 200);
 
-    ddb.run("stop");
+    ddb.services("stop");
     let response = verify::handle(&apps.store, rest_request("GET", "/verify", &[("X-API-Key", &secret)], None)).await;
     assert_eq!(
         (response.status().as_u16(), body_json(&response)["error"]["code"].as_str()),
@@ -304,7 +274,7 @@ async fn dynamodb_going_away_fails_closed_and_recovers_on_its_own() {
     assert_eq!(response.status(), 503);
 
     // Back again: the same warm clients recover without a restart.
-    ddb.run("start");
+    ddb.services("start");
     let deadline = Instant::now() + Duration::from_secs(30);
     while verify_status(&apps.store, &secret).await != 200 {
         assert!(Instant::now() < deadline, "did not recover");

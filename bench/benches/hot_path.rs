@@ -16,7 +16,7 @@ fn hot_path(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let key = ApiKey::generate();
     // The store already has the answer: what is measured is the function's own work.
-    let store = FixedStore(Some(fresh_record()));
+    let store = FixedStore::answering(fresh_record());
     let event = serde_json::to_vec(&rest_authorizer_event(&[("X-API-Key", key.expose_secret())])).unwrap();
     c.bench_function("own_work", |b| {
         b.to_async(&runtime).iter(|| async {

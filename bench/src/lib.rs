@@ -16,4 +16,3 @@ pub fn fresh_record() -> KeyRecord {
         last_used_at: Some(overten::clock::now_secs() + 3600),
     }
 }
-pub mod stale;

@@ -108,7 +108,8 @@ async fn main() {
 
     // The stale-key path: GetItem + the last_used_at UpdateItem (once a minute per key).
     eprintln!("bench: stale key (read + last_used_at write) vs GetItem, {N} each, interleaved");
-    let stale_store = overten_bench::stale::AlwaysStale::new(store.clone());
+    let stale_store =
+        overten_tests::touching::TouchingStore::new(store.clone(), overten_tests::touching::Touch::EveryCall);
     let authorize_stale = || async {
         let value: Value = serde_json::from_slice(&event).unwrap();
         let answer = authorizer::handle(&stale_store, value, "bench").await.expect("authorizer");

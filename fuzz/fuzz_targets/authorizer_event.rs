@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use overten::ApiKey;
-use overten::store::{KeyRecord, KeySetStore};
+use overten::store::{FixedStore, KeyRecord};
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> =
     LazyLock::new(|| tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap());
@@ -40,14 +40,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let text = text.replace("LIVE_KEY", KEYS.live.expose_secret()).replace("REVOKED_KEY", KEYS.revoked.expose_secret());
     let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else { return };
-    let store = KeySetStore::new(vec![(KEYS.live.hash(), record("key_live", false)), (KEYS.revoked.hash(), record("key_revoked", true))]);
+    let store = FixedStore::with_keys(vec![(KEYS.live.hash(), record("key_live", false)), (KEYS.revoked.hash(), record("key_revoked", true))]);
     if let Ok(answer) = RUNTIME.block_on(authorizer::handle(&store, event.clone(), "fuzz")) {
         if allowed(&answer) {
             assert_eq!(answer["context"]["key_id"], "key_live", "Allow for another key: {answer}");
             assert!(text.contains(KEYS.live.expose_secret()), "Allow without the live key");
         }
     }
-    if let Ok(answer) = RUNTIME.block_on(authorizer::handle(&KeySetStore::failing(), event, "fuzz")) {
+    if let Ok(answer) = RUNTIME.block_on(authorizer::handle(&FixedStore::failing(), event, "fuzz")) {
         assert!(!allowed(&answer), "Allow from a failing store");
     }
 });

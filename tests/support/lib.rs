@@ -8,8 +8,9 @@ pub mod counting;
 pub mod events;
 pub mod jwks_server;
 pub mod logs;
-pub mod stalling;
+pub mod own_dynamo;
 pub mod tokens;
+pub mod touching;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -116,4 +117,28 @@ pub fn template_routes() -> std::collections::BTreeSet<String> {
 /// A REST proxy event as JSON (for benchmarks that parse it the way Lambda delivers it).
 pub fn events_json(method: &str, path: &str, headers: &[(String, String)]) -> serde_json::Value {
     local_gateway::events::rest_proxy_event(method, path, &[], headers, None, "bench", serde_json::Value::Null)
+}
+
+/// A binary of this workspace built in debug mode (`make test` builds them before `cargo test`,
+/// which holds the build lock and cannot build them itself).
+pub fn built_binary(name: &str) -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
+    let path = target.join("debug").join(name);
+    assert!(path.exists(), "{} is missing: run `cargo build -p {name}` (make test does)", path.display());
+    path
+}
+
+/// A key record as the hot path reads it, for stores with fixed answers.
+pub fn key_record(key_id: &str, revoked: bool) -> overten::store::KeyRecord {
+    overten::store::KeyRecord {
+        key_id: key_id.into(),
+        org_id: "org_1".into(),
+        name: "k".into(),
+        prefix: "sk_live_abcd".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        revoked_at: revoked.then(|| "2026-01-02T00:00:00Z".into()),
+        last_used_at: None,
+    }
 }

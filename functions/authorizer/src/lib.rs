@@ -298,9 +298,9 @@ mod tests {
         ) {
             let keys = Keys { live: overten::ApiKey::generate(), revoked: overten::ApiKey::generate(), unknown: overten::ApiKey::generate() };
             let store = if failing {
-                overten::store::KeySetStore::failing()
+                FixedStore::failing()
             } else {
-                overten::store::KeySetStore::new(vec![
+                FixedStore::with_keys(vec![
                     (keys.live.hash(), record("key_live", false)),
                     (keys.revoked.hash(), record("key_revoked", true)),
                 ])
