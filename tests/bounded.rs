@@ -12,11 +12,11 @@ use local_gateway::{Gateway, Limits, LocalRequest};
 use overten::config::DynamoTimeouts;
 use overten::requests::SignupRequest;
 use overten::service::{self, TOUCH_BUDGET};
-use overten::store::{DynamoStore, FixedStore, KeyStore, ListQuery, MAX_ORGS_PER_USER};
+use overten::store::{DynamoStore, FixedStore, KeyStore, ListQuery, MAX_ORGS_PER_USER, sample_record};
 use overten_tests::events::{body_json, rest_request};
 use overten_tests::own_dynamo::OwnDynamo;
 use overten_tests::touching::{Touch, TouchingStore};
-use overten_tests::{emulator_user, emulator_verifier, fresh_store, fresh_tables, function_client_at, key_record};
+use overten_tests::{emulator_user, emulator_verifier, fresh_store, fresh_tables, function_client_at};
 
 #[tokio::test]
 async fn a_frozen_dynamodb_answers_503_in_time_and_the_warm_clients_recover() {
@@ -104,7 +104,7 @@ fn key_headers(key: &overten::ApiKey) -> http::HeaderMap {
 async fn a_stuck_last_used_write_costs_at_most_its_budget() {
     let key = overten::ApiKey::generate();
     for touch in [Touch::Stall, Touch::Fail] {
-        let store = TouchingStore::new(FixedStore::answering(key_record("key_1", false)), touch);
+        let store = TouchingStore::new(FixedStore::answering(sample_record("key_1", false)), touch);
         let started = tokio::time::Instant::now();
         let record = service::authenticate(&store, &key_headers(&key)).await.expect("a valid key is never refused");
         assert_eq!(record.key_id, "key_1");
@@ -114,7 +114,7 @@ async fn a_stuck_last_used_write_costs_at_most_its_budget() {
         assert_eq!(waited, expected, "{touch:?}: a stuck write is abandoned at the budget, a failed one costs nothing");
     }
     // A key used within the minute is not written at all.
-    let mut recent = key_record("key_1", false);
+    let mut recent = sample_record("key_1", false);
     recent.last_used_at = Some(overten::clock::now_secs());
     let store = TouchingStore::new(FixedStore::answering(recent), Touch::Stall);
     service::authenticate(&store, &key_headers(&key)).await.unwrap();

@@ -9,9 +9,9 @@ use lambda_http::{Body, Response};
 use local_gateway::template::{self, ApiTemplate};
 use local_gateway::{Gateway, Limits, LocalRequest};
 use overten::KeyFormatError;
-use overten::store::{DynamoStore, FixedStore};
+use overten::store::{DynamoStore, FixedStore, sample_record};
 use overten_tests::events::body_json;
-use overten_tests::{ddb_client_at, emulator_user, emulator_verifier, fresh_store, fresh_tables, key_record};
+use overten_tests::{ddb_client_at, emulator_user, emulator_verifier, fresh_store, fresh_tables};
 use serde_json::Value;
 
 const ORIGIN: &str = "http://127.0.0.1:3390";
@@ -178,7 +178,7 @@ async fn every_denial_renders_as_valid_json() {
 
     // And what the authorizer really answers, over inputs that reach each branch.
     let live = overten::ApiKey::generate();
-    let revoked_record = key_record("key_1", true);
+    let revoked_record = sample_record("key_1", true);
     let swapped = {
         let mut s = live.expose_secret().to_owned();
         let last = s.pop().unwrap();

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use overten::ApiKey;
-use overten::store::{FixedStore, KeyRecord};
+use overten::store::{FixedStore, sample_record};
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> =
     LazyLock::new(|| tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap());
@@ -20,17 +20,6 @@ struct Keys {
 
 static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys { live: ApiKey::generate(), revoked: ApiKey::generate() });
 
-fn record(key_id: &str, revoked: bool) -> KeyRecord {
-    KeyRecord {
-        key_id: key_id.into(),
-        org_id: "org_fuzz".into(),
-        name: "fuzz".into(),
-        prefix: "sk_live_fuzz".into(),
-        created_at: "2026-01-01T00:00:00Z".into(),
-        revoked_at: revoked.then(|| "2026-01-02T00:00:00Z".into()),
-        last_used_at: None,
-    }
-}
 
 fn allowed(answer: &serde_json::Value) -> bool {
     answer["isAuthorized"] == true || answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
@@ -40,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let text = text.replace("LIVE_KEY", KEYS.live.expose_secret()).replace("REVOKED_KEY", KEYS.revoked.expose_secret());
     let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else { return };
-    let store = FixedStore::with_keys(vec![(KEYS.live.hash(), record("key_live", false)), (KEYS.revoked.hash(), record("key_revoked", true))]);
+    let store = FixedStore::with_keys(vec![(KEYS.live.hash(), sample_record("key_live", false)), (KEYS.revoked.hash(), sample_record("key_revoked", true))]);
     if let Ok(answer) = RUNTIME.block_on(authorizer::handle(&store, event.clone(), "fuzz")) {
         if allowed(&answer) {
             assert_eq!(answer["context"]["key_id"], "key_live", "Allow for another key: {answer}");

@@ -129,16 +129,3 @@ pub fn built_binary(name: &str) -> std::path::PathBuf {
     assert!(path.exists(), "{} is missing: run `cargo build -p {name}` (make test does)", path.display());
     path
 }
-
-/// A key record as the hot path reads it, for stores with fixed answers.
-pub fn key_record(key_id: &str, revoked: bool) -> overten::store::KeyRecord {
-    overten::store::KeyRecord {
-        key_id: key_id.into(),
-        org_id: "org_1".into(),
-        name: "k".into(),
-        prefix: "sk_live_abcd".into(),
-        created_at: "2026-01-01T00:00:00Z".into(),
-        revoked_at: revoked.then(|| "2026-01-02T00:00:00Z".into()),
-        last_used_at: None,
-    }
-}

@@ -272,18 +272,6 @@ mod tests {
         }
     }
 
-    fn record(key_id: &str, revoked: bool) -> KeyRecord {
-        KeyRecord {
-            key_id: key_id.into(),
-            org_id: "org_1".into(),
-            name: "k".into(),
-            prefix: "sk_live_abcd".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            revoked_at: revoked.then(|| "2026-01-02T00:00:00Z".into()),
-            last_used_at: None,
-        }
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
 
@@ -301,8 +289,8 @@ mod tests {
                 FixedStore::failing()
             } else {
                 FixedStore::with_keys(vec![
-                    (keys.live.hash(), record("key_live", false)),
-                    (keys.revoked.hash(), record("key_revoked", true)),
+                    (keys.live.hash(), overten::store::sample_record("key_live", false)),
+                    (keys.revoked.hash(), overten::store::sample_record("key_revoked", true)),
                 ])
             };
             let mut headers = serde_json::Map::new();

@@ -37,6 +37,20 @@ impl FixedStore {
     }
 }
 
+/// A key record as the hot path reads it (org `org_1`), live or revoked, for stores with fixed
+/// answers.
+pub fn sample_record(key_id: &str, revoked: bool) -> KeyRecord {
+    KeyRecord {
+        key_id: key_id.into(),
+        org_id: "org_1".into(),
+        name: "k".into(),
+        prefix: "sk_live_abcd".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        revoked_at: revoked.then(|| "2026-01-02T00:00:00Z".into()),
+        last_used_at: None,
+    }
+}
+
 fn not_here() -> Error {
     Error::Internal("FixedStore answers key lookups only".into())
 }

@@ -11,7 +11,7 @@ use std::future::Future;
 
 pub use dynamodb::{DynamoStore, MAX_ORGS_PER_USER, TOUCH_INTERVAL_SECS};
 #[cfg(feature = "testing")]
-pub use fixed::FixedStore;
+pub use fixed::{FixedStore, sample_record};
 pub use records::{KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, NewOrg};
 
 use crate::api_key::KeyHash;
