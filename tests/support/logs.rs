@@ -33,10 +33,55 @@ impl<'w> MakeWriter<'w> for LogBuffer {
     }
 }
 
-/// Routes this thread's logs into a buffer until the guard drops. Use with a current-thread
-/// runtime (`#[tokio::test]`), so every task logs on this thread.
-pub fn capture() -> (tracing::subscriber::DefaultGuard, LogBuffer) {
+thread_local! {
+    /// The buffer this thread's log lines go to while a capture is on.
+    static CURRENT: std::cell::RefCell<Option<LogBuffer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes to the current thread's capture buffer, or nowhere.
+pub struct ThreadWriter;
+
+impl<'w> MakeWriter<'w> for ThreadWriter {
+    type Writer = ThreadBufferWriter;
+    fn make_writer(&'w self) -> Self::Writer {
+        ThreadBufferWriter(CURRENT.with(|current| current.borrow().as_ref().map(|b| b.0.clone())))
+    }
+}
+
+pub struct ThreadBufferWriter(Option<Arc<Mutex<Vec<u8>>>>);
+
+impl Write for ThreadBufferWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(buffer) = &self.0 {
+            buffer.lock().unwrap().extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Ends the capture of this thread's logs when dropped.
+pub struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.borrow_mut().take());
+    }
+}
+
+/// Routes this thread's logs, formatted by the production subscriber, into a buffer until the
+/// guard drops. Use with a current-thread runtime (`#[tokio::test]`), so every task logs on this
+/// thread. One global subscriber serves every test of the binary: per-thread scoped subscribers
+/// race on tracing's callsite-interest cache and can drop lines when tests run in parallel.
+pub fn capture() -> (CaptureGuard, LogBuffer) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        tracing::subscriber::set_global_default(overten::logging::subscriber(ThreadWriter))
+            .expect("no other global subscriber in the test binaries");
+    });
     let buffer = LogBuffer::default();
-    let guard = tracing::subscriber::set_default(overten::logging::subscriber(buffer.clone()));
-    (guard, buffer)
+    CURRENT.with(|current| *current.borrow_mut() = Some(buffer.clone()));
+    (CaptureGuard, buffer)
 }
