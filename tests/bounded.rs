@@ -12,11 +12,11 @@ use local_gateway::{Gateway, Limits, LocalRequest};
 use overten::config::DynamoTimeouts;
 use overten::requests::SignupRequest;
 use overten::service::{self, TOUCH_BUDGET};
-use overten::store::{DynamoStore, FixedStore, KeyStore, ListQuery, MAX_ORGS_PER_USER, sample_record};
+use overten::store::{FixedStore, KeyStore, ListQuery, MAX_ORGS_PER_USER, sample_record};
 use overten_tests::events::{body_json, rest_request};
 use overten_tests::own_dynamo::OwnDynamo;
 use overten_tests::touching::{Touch, TouchingStore};
-use overten_tests::{emulator_user, emulator_verifier, fresh_store, fresh_tables, function_client_at};
+use overten_tests::{emulator_user, emulator_verifier, fresh_store, fresh_tables, function_store_at};
 
 #[tokio::test]
 async fn a_frozen_dynamodb_answers_503_in_time_and_the_warm_clients_recover() {
@@ -24,10 +24,8 @@ async fn a_frozen_dynamodb_answers_503_in_time_and_the_warm_clients_recover() {
     let ddb = OwnDynamo::start(port, false);
     let endpoint = format!("http://127.0.0.1:{port}");
     let tables = fresh_tables().await;
-    let hot = DynamoStore::new(function_client_at(&endpoint, DynamoTimeouts::HOT_PATH).await, tables.clone())
-        .with_retry_budget(DynamoTimeouts::HOT_PATH.retry_budget);
-    let management = DynamoStore::new(function_client_at(&endpoint, DynamoTimeouts::MANAGEMENT).await, tables)
-        .with_retry_budget(DynamoTimeouts::MANAGEMENT.retry_budget);
+    let hot = function_store_at(&endpoint, tables.clone(), DynamoTimeouts::HOT_PATH).await;
+    let management = function_store_at(&endpoint, tables, DynamoTimeouts::MANAGEMENT).await;
     overten::store::tables::ensure_tables(management.client(), management.tables()).await.unwrap();
     let app = overten::http::App::new(management.clone(), emulator_verifier());
     let template = ApiTemplate::load(|_| None).unwrap();
@@ -52,29 +50,14 @@ async fn a_frozen_dynamodb_answers_503_in_time_and_the_warm_clients_recover() {
     assert_eq!(gateway.handle(whoami()).await.status(), 200);
 
     ddb.signal("-STOP");
-    let started = Instant::now();
-    let response = verify::handle(&hot, rest_request("GET", "/verify", &[("X-API-Key", &secret)], None)).await;
-    let verify_took = started.elapsed();
-    assert_eq!(
-        (response.status().as_u16(), body_json(&response)["error"]["code"].as_str()),
-        (503, Some("service_unavailable"))
+    let (verify_took, authorizer_took, signup_took) = (
+        answers_503_within(Duration::from_secs(2), "/verify", || {
+            verify::handle(&hot, rest_request("GET", "/verify", &[("X-API-Key", &secret)], None))
+        })
+        .await,
+        answers_503_within(Duration::from_secs(2), "the authorizer", || gateway.handle(whoami())).await,
+        answers_503_within(Duration::from_secs(5), "signup", || signup(r#"{"org_name":"While frozen"}"#)).await,
     );
-    assert!(verify_took < Duration::from_secs(2), "/verify took {verify_took:?}");
-
-    let started = Instant::now();
-    let response = gateway.handle(whoami()).await;
-    let authorizer_took = started.elapsed();
-    assert_eq!(
-        (response.status().as_u16(), body_json(&response)["error"]["code"].as_str()),
-        (503, Some("service_unavailable"))
-    );
-    assert!(authorizer_took < Duration::from_secs(2), "the authorizer took {authorizer_took:?}");
-
-    let started = Instant::now();
-    let response = signup(r#"{"org_name":"While frozen"}"#).await;
-    let signup_took = started.elapsed();
-    assert_eq!(response.status(), 503);
-    assert!(signup_took < Duration::from_secs(5), "signup took {signup_took:?}");
     eprintln!("frozen DynamoDB: /verify {verify_took:?}, authorizer {authorizer_took:?}, signup {signup_took:?}");
 
     // Thawed: the same process, the same warm clients, answer again by themselves.
@@ -90,6 +73,22 @@ async fn a_frozen_dynamodb_answers_503_in_time_and_the_warm_clients_recover() {
     }
     assert_eq!(gateway.handle(whoami()).await.status(), 200);
     assert_eq!(signup(r#"{"org_name":"Thawed"}"#).await.status(), 201);
+}
+
+/// Calls `call`, checks it answered `503 service_unavailable` within `bound`, and returns how long
+/// it took.
+async fn answers_503_within<F, Fut>(bound: Duration, what: &str, call: F) -> Duration
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
+{
+    let started = Instant::now();
+    let response = call().await;
+    let took = started.elapsed();
+    let code = body_json(&response)["error"]["code"].as_str().map(str::to_owned);
+    assert_eq!((response.status().as_u16(), code.as_deref()), (503, Some("service_unavailable")), "{what}");
+    assert!(took < bound, "{what} took {took:?}");
+    took
 }
 
 fn key_headers(key: &overten::ApiKey) -> http::HeaderMap {

@@ -145,6 +145,15 @@ async fn unknown_routes_preflight_throttling_and_oversized_bodies() {
 }
 
 #[tokio::test]
+async fn the_stage_bucket_counts_preflights_too() {
+    let limits = Limits { rate: 0.001, burst: 1.0, signup_rate: 1000.0, signup_burst: 1000.0 };
+    let gateway = gateway(fresh_store().await, limits);
+    let preflight = || request("OPTIONS", "/signup", &[("Origin", ORIGIN)], None);
+    assert_eq!(gateway.handle(preflight()).await.status(), 200);
+    assert_contract_error(&gateway.handle(preflight()).await, 429, "rate_limited");
+}
+
+#[tokio::test]
 async fn the_functions_own_answers_carry_the_origin_too() {
     let gateway = gateway(fresh_store().await, roomy());
     let (_, token) = emulator_user().await;

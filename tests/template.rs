@@ -14,6 +14,17 @@ fn resource<'t>(t: &'t Value, name: &str) -> &'t Value {
     &t["Resources"][name]
 }
 
+/// The template's resources of one type, by logical name.
+fn resources_of<'t>(t: &'t Value, kind: &str) -> Vec<(&'t str, &'t Value)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(name, r)| (name.as_str().unwrap(), r))
+        .collect()
+}
+
 /// `!GetAtt X.Arn` / `!Ref X` → `X`.
 fn target(v: &Value) -> String {
     match v {
@@ -174,20 +185,16 @@ fn least_privilege_per_function() {
 fn every_log_group_has_a_retention_and_every_function_its_log_group() {
     let t = template();
     let mut groups = BTreeSet::new();
-    for (name, r) in t["Resources"].as_mapping().unwrap() {
-        if r["Type"].as_str() == Some("AWS::Logs::LogGroup") {
-            assert_eq!(target(&r["Properties"]["RetentionInDays"]), "LogRetentionDays", "{name:?}");
-            groups.insert(name.as_str().unwrap().to_owned());
-        }
+    for (name, r) in resources_of(&t, "AWS::Logs::LogGroup") {
+        assert_eq!(target(&r["Properties"]["RetentionInDays"]), "LogRetentionDays", "{name}");
+        groups.insert(name.to_owned());
     }
-    for (name, r) in t["Resources"].as_mapping().unwrap() {
-        if r["Type"].as_str() == Some("AWS::Serverless::Function") {
-            let group = target(&r["Properties"]["LoggingConfig"]["LogGroup"]);
-            assert!(groups.contains(&group), "{name:?} logs to {group}, which the template does not declare");
-            let function_name = target(&r["Properties"]["FunctionName"]);
-            let group_name = target(&resource(&t, &group)["Properties"]["LogGroupName"]);
-            assert_eq!(group_name, format!("/aws/lambda/{function_name}"), "{name:?}");
-        }
+    for (name, r) in resources_of(&t, "AWS::Serverless::Function") {
+        let group = target(&r["Properties"]["LoggingConfig"]["LogGroup"]);
+        assert!(groups.contains(&group), "{name} logs to {group}, which the template does not declare");
+        let function_name = target(&r["Properties"]["FunctionName"]);
+        let group_name = target(&resource(&t, &group)["Properties"]["LogGroupName"]);
+        assert_eq!(group_name, format!("/aws/lambda/{function_name}"), "{name}");
     }
     let api = &resource(&t, "Api")["Properties"];
     assert_eq!(target(&api["AccessLogSetting"]["DestinationArn"]), "ApiAccessLogGroup");
@@ -208,12 +215,10 @@ fn every_log_group_has_a_retention_and_every_function_its_log_group() {
 fn alarms_throttling_and_tracing_are_wired_to_their_parameters() {
     let t = template();
     let mut alarms = BTreeSet::new();
-    for (name, r) in t["Resources"].as_mapping().unwrap() {
-        if r["Type"].as_str() == Some("AWS::CloudWatch::Alarm") {
-            let actions = serde_json::to_string(&to_json(&r["Properties"]["AlarmActions"])).unwrap();
-            assert!(actions.contains("HasAlarmTopic") && actions.contains("AlarmTopicArn"), "{name:?}: {actions}");
-            alarms.insert(name.as_str().unwrap().to_owned());
-        }
+    for (name, r) in resources_of(&t, "AWS::CloudWatch::Alarm") {
+        let actions = serde_json::to_string(&to_json(&r["Properties"]["AlarmActions"])).unwrap();
+        assert!(actions.contains("HasAlarmTopic") && actions.contains("AlarmTopicArn"), "{name}: {actions}");
+        alarms.insert(name.to_owned());
     }
     let expected = ["Api5xxRateAlarm", "AuthorizerErrorsAlarm", "DynamoDbSystemErrorsAlarm", "DynamoDbThrottlesAlarm"];
     assert_eq!(alarms, expected.into_iter().map(String::from).collect());

@@ -45,13 +45,18 @@ pub async fn ddb_client_at(endpoint: &str) -> Client {
     Client::new(&config)
 }
 
-/// The client a function builds, with its timeouts and retry policy, pointed at `endpoint`.
-pub async fn function_client_at(endpoint: &str, timeouts: overten::config::DynamoTimeouts) -> Client {
+/// The store a function builds (`overten::store_from_env`): its timeouts, retry policy and retry
+/// budget, pointed at `endpoint`.
+pub async fn function_store_at(
+    endpoint: &str,
+    tables: Tables,
+    timeouts: overten::config::DynamoTimeouts,
+) -> DynamoStore {
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint);
-    Client::new(&timeouts.apply(loader).load().await)
+    DynamoStore::new(Client::new(&timeouts.apply(loader).load().await), tables).with_retry_budget(timeouts.retry_budget)
 }
 
 /// Fresh, uniquely named tables for one test.

@@ -102,6 +102,13 @@ struct Context {
 }
 
 impl Context {
+    /// A new request: its id, as API Gateway assigns one to every request it answers.
+    fn for_request() -> Self {
+        let mut context = Context::default();
+        context.set("requestId", format!("local-{}", overten::api_key::random_base62(16)));
+        context
+    }
+
     fn set(&mut self, name: &str, value: impl Into<String>) {
         self.vars.insert(name.to_owned(), value.into());
     }
@@ -136,9 +143,7 @@ impl Gateway {
 
     pub async fn handle(&self, request: LocalRequest) -> Response<Body> {
         let started = Instant::now();
-        let mut context = Context::default();
-        let request_id = format!("local-{}", overten::api_key::random_base62(16));
-        context.set("requestId", request_id.clone());
+        let mut context = Context::for_request();
         context.set("identity.sourceIp", "127.0.0.1");
         context.set("httpMethod", request.method.clone());
         context.set("requestTime", overten::clock::rfc3339(overten::clock::now_secs()));
@@ -154,8 +159,7 @@ impl Gateway {
 
     /// An answer API Gateway gives itself (`REQUEST_TOO_LARGE` from the HTTP layer, for one).
     pub fn gateway_answer(&self, response_type: &str) -> Response<Body> {
-        let mut context = Context::default();
-        context.set("requestId", format!("local-{}", overten::api_key::random_base62(16)));
+        let mut context = Context::for_request();
         let response = self.gateway_response(response_type, &mut context);
         context.set("status", response.status().as_u16().to_string());
         self.log_access(&context);
@@ -163,19 +167,22 @@ impl Gateway {
     }
 
     async fn route_request(&self, request: LocalRequest, context: &mut Context) -> Response<Body> {
-        if request.method == "OPTIONS" && resource_path(&request.path).is_some() {
-            // SAM's Cors: a mock integration on every resource, without the authorizer.
-            context.set("resourcePath", resource_path(&request.path).unwrap_or_default());
-            return self.preflight();
-        }
-        let Some(route) = route(&request.method, &request.path) else {
+        let resource = resource_path(&request.path);
+        let preflight = request.method == "OPTIONS" && resource.is_some();
+        let route = route(&request.method, &request.path);
+        if route.is_none() && !preflight {
             // API Gateway answers an unknown route or method with MISSING_AUTHENTICATION_TOKEN.
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", context);
-        };
-        context.set("resourcePath", resource_path(&request.path).unwrap_or_default());
-        if !self.stage_bucket.try_take() || (route == Route::Signup && !self.signup_bucket.try_take()) {
+        }
+        context.set("resourcePath", resource.unwrap_or_default());
+        // The stage's bucket counts every method, the preflight's mock integration included.
+        if !self.stage_bucket.try_take() || (route == Some(Route::Signup) && !self.signup_bucket.try_take()) {
             return self.gateway_response("THROTTLED", context);
         }
+        let Some(route) = route else {
+            // SAM's Cors: a mock integration on every resource, without the authorizer.
+            return self.preflight();
+        };
         let request_id = context.get("requestId").unwrap_or_default();
         let authorizer_context = if route == Route::WhoAmI {
             match self.authorize(&request, &request_id, context).await {

@@ -34,7 +34,8 @@ pub const TOUCH_INTERVAL_SECS: i64 = 60;
 
 /// Transactions on one org's `META` item conflict when keys are created in parallel; DynamoDB
 /// cancels them with `TransactionConflict` (or, under load, with a throttling reason) and the SDK
-/// does not retry a cancelled transaction, so we do, within the retry budget.
+/// does not retry a cancelled transaction, so we do, within the retry budget; the same budget
+/// bounds re-reading a batch's unprocessed keys.
 const CONFLICT_RETRIES: u32 = 12;
 
 const META: &str = "META";
@@ -180,7 +181,7 @@ impl DynamoStore {
                 .build()
                 .map_err(build_error)?,
         );
-        let mut attempt = 0;
+        let mut retries = RetryBudget::new(self.retry_budget);
         while let Some(keys) = request.take() {
             let out = self
                 .client
@@ -197,12 +198,8 @@ impl DynamoStore {
                 }
             }
             request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.tables.api_keys));
-            if request.is_some() {
-                attempt += 1;
-                if attempt > CONFLICT_RETRIES {
-                    return Err(Error::Unavailable("BatchGetItem left keys unprocessed".into()));
-                }
-                tokio::time::sleep(backoff(attempt)).await;
+            if request.is_some() && !retries.wait().await {
+                return Err(Error::Unavailable("BatchGetItem left keys unprocessed".into()));
             }
         }
         Ok((found, units))
@@ -592,8 +589,7 @@ where
     Fut: std::future::Future<Output = Result<O, SdkError<TransactWriteItemsError, R>>>,
     R: Debug,
 {
-    let started = tokio::time::Instant::now();
-    let mut attempt = 0;
+    let mut retries = RetryBudget::new(budget);
     loop {
         let err = match send().await {
             Ok(_) => return Ok(Ok(())),
@@ -607,12 +603,10 @@ where
             if why == Cancellation::Conditions {
                 return Ok(Err(reasons));
             }
-            attempt += 1;
-            let pause = backoff(attempt);
-            if attempt > CONFLICT_RETRIES || started.elapsed() + pause > budget {
-                return Err(Error::Unavailable(format!("transaction cancelled ({why:?}) after {attempt} attempts")));
+            if !retries.wait().await {
+                let attempts = retries.attempt;
+                return Err(Error::Unavailable(format!("transaction cancelled ({why:?}) after {attempts} attempts")));
             }
-            tokio::time::sleep(pause).await;
             continue;
         }
         return Err(sdk_error("TransactWriteItems", err));
@@ -625,6 +619,31 @@ fn failed(reasons: &[CancellationReason], index: usize) -> bool {
 
 fn describe(reasons: &[CancellationReason]) -> String {
     reasons.iter().map(|r| r.code().unwrap_or("?")).collect::<Vec<_>>().join(",")
+}
+
+/// Our own retries (cancelled transactions, unprocessed batch keys): jittered exponential backoff
+/// for at most `CONFLICT_RETRIES` attempts and never past the function's retry budget.
+struct RetryBudget {
+    started: tokio::time::Instant,
+    budget: Duration,
+    attempt: u32,
+}
+
+impl RetryBudget {
+    fn new(budget: Duration) -> Self {
+        RetryBudget { started: tokio::time::Instant::now(), budget, attempt: 0 }
+    }
+
+    /// Sleeps before the next attempt, or `false` when the attempts or the budget are spent.
+    async fn wait(&mut self) -> bool {
+        self.attempt += 1;
+        let pause = backoff(self.attempt);
+        if self.attempt > CONFLICT_RETRIES || self.started.elapsed() + pause > self.budget {
+            return false;
+        }
+        tokio::time::sleep(pause).await;
+        true
+    }
 }
 
 /// Jittered exponential backoff: 10 ms, 20 ms, … capped at 500 ms.
