@@ -232,6 +232,24 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn the_timeouts_reach_the_sdk_config() {
+        for timeouts in [DynamoTimeouts::HOT_PATH, DynamoTimeouts::MANAGEMENT] {
+            let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("a", "b", None, None, "test"));
+            let config = timeouts.apply(loader).load().await;
+            let applied = config.timeout_config().expect("a timeout config");
+            assert_eq!(applied.connect_timeout(), Some(timeouts.connect));
+            assert_eq!(applied.operation_attempt_timeout(), Some(timeouts.attempt));
+            assert_eq!(applied.operation_timeout(), Some(timeouts.operation));
+            assert_eq!(config.retry_config().expect("a retry config").max_attempts(), timeouts.max_attempts);
+        }
+        // Each bound fits the function it serves (README, "Timeouts").
+        assert!(DynamoTimeouts::HOT_PATH.operation < Duration::from_secs(2));
+        assert!(DynamoTimeouts::MANAGEMENT.operation < Duration::from_secs(5));
+    }
+
     const LAMBDA: (&str, &str) = ("AWS_LAMBDA_FUNCTION_NAME", "overten-keys-prod-signup");
 
     #[test]

@@ -141,7 +141,7 @@ pub async fn authenticate<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result
         return Err(Error::UnknownApiKey);
     }
     let now = crate::clock::now_secs();
-    if record.last_used_at.is_none_or(|at| at < now - TOUCH_INTERVAL_SECS) {
+    if needs_touch(record.last_used_at, now) {
         // Bookkeeping never stalls or refuses a valid key: past TOUCH_BUDGET the write is
         // abandoned (a later call within the minute writes it).
         match tokio::time::timeout(TOUCH_BUDGET, store.touch_key(&hash, now)).await {
@@ -153,6 +153,26 @@ pub async fn authenticate<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result
     Ok(record)
 }
 
+/// Whether `last_used_at` is stale enough to write: never written, or over a minute old.
+fn needs_touch(last_used_at: Option<i64>, now: i64) -> bool {
+    last_used_at.is_none_or(|at| at < now - TOUCH_INTERVAL_SECS)
+}
+
 /// The longest a valid key waits for its `last_used_at` write (an in-region `UpdateItem` takes a
 /// few milliseconds; this bounds the stuck case).
 pub const TOUCH_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_used_at_is_written_at_most_once_a_minute() {
+        let now = 1_800_000_000;
+        assert!(needs_touch(None, now));
+        assert!(needs_touch(Some(now - TOUCH_INTERVAL_SECS - 1), now));
+        assert!(!needs_touch(Some(now - TOUCH_INTERVAL_SECS), now), "exactly a minute ago is still fresh");
+        assert!(!needs_touch(Some(now - 1), now));
+        assert!(!needs_touch(Some(now + 30), now), "a clock ahead of ours is not stale");
+    }
+}
