@@ -88,6 +88,16 @@ mod tests {
     }
 
     #[test]
+    fn only_the_invoke_action_counts() {
+        let mut other_action = answer("Allow", "*");
+        other_action["policyDocument"]["Statement"][0]["Action"] = json!("s3:GetObject");
+        assert_eq!(evaluate(&other_action, ARN), Decision::ImplicitDeny);
+        let mut any_action = answer("Allow", "*");
+        any_action["policyDocument"]["Statement"][0]["Action"] = json!(["*"]);
+        assert_eq!(evaluate(&any_action, ARN), Decision::Allow);
+    }
+
+    #[test]
     fn wildcards() {
         assert!(arn_matches("*", ARN));
         assert!(arn_matches("arn:aws:execute-api:*:*:local/local/GET/*", ARN));

@@ -75,10 +75,10 @@ impl ApiTemplate {
         let resolve = |v: &Value| resolve(v, &parameters);
         let mut gateway_responses = BTreeMap::new();
         for (kind, entry) in api["GatewayResponses"].as_mapping().ok_or("no GatewayResponses")? {
-            let status = match &entry["StatusCode"] {
-                Value::String(s) => Some(s.parse().map_err(|_| format!("bad StatusCode {s}"))?),
-                Value::Number(n) => n.as_u64().map(|n| n as u16),
-                _ => None,
+            // The template quotes every status code, as API Gateway's API types it (a string).
+            let status = match entry["StatusCode"].as_str() {
+                Some(s) => Some(s.parse().map_err(|_| format!("bad StatusCode {s}"))?),
+                None => None,
             };
             let mut headers = Vec::new();
             if let Some(map) = entry["ResponseParameters"]["Headers"].as_mapping() {
@@ -143,13 +143,10 @@ pub fn render(template: &str, context: &impl Fn(&str) -> Option<String>) -> Stri
     out
 }
 
-/// `!Sub "…${Param}…"`, `!Ref Param` or a plain string, with the parameters' values.
+/// `!Sub "…${Param}…"` or a plain string (what the gateway responses and `Cors` use), with the
+/// parameters' values; any other tag resolves to nothing.
 fn resolve(value: &Value, parameters: &BTreeMap<String, String>) -> String {
     match value {
-        Value::Tagged(tagged) if tagged.tag == "!Ref" => {
-            let name = tagged.value.as_str().unwrap_or_default();
-            parameters.get(name).cloned().unwrap_or_default()
-        }
         Value::Tagged(tagged) if tagged.tag == "!Sub" => {
             let mut s = tagged.value.as_str().unwrap_or_default().to_owned();
             for (name, v) in parameters {
@@ -184,6 +181,53 @@ mod tests {
         let t = ApiTemplate::load(|name| (name == "CorsAllowedOrigin").then(|| "http://127.0.0.1:1".into())).unwrap();
         assert_eq!(t.cors.allow_origin, "http://127.0.0.1:1");
         assert_eq!(t.authorizer_timeout_secs, 5);
+    }
+
+    #[test]
+    fn default_statuses_are_aws_s_table() {
+        // "Gateway response types for API Gateway": every type and its default status.
+        let table = [
+            ("ACCESS_DENIED", 403),
+            ("API_CONFIGURATION_ERROR", 500),
+            ("AUTHORIZER_CONFIGURATION_ERROR", 500),
+            ("AUTHORIZER_FAILURE", 500),
+            ("BAD_REQUEST_PARAMETERS", 400),
+            ("BAD_REQUEST_BODY", 400),
+            ("EXPIRED_TOKEN", 403),
+            ("INTEGRATION_FAILURE", 504),
+            ("INTEGRATION_TIMEOUT", 504),
+            ("INVALID_API_KEY", 403),
+            ("INVALID_SIGNATURE", 403),
+            ("MISSING_AUTHENTICATION_TOKEN", 403),
+            ("QUOTA_EXCEEDED", 429),
+            ("REQUEST_TOO_LARGE", 413),
+            ("RESOURCE_NOT_FOUND", 404),
+            ("THROTTLED", 429),
+            ("UNAUTHORIZED", 401),
+            ("UNSUPPORTED_MEDIA_TYPE", 415),
+            ("WAF_FILTERED", 403),
+        ];
+        for (kind, status) in table {
+            assert_eq!(default_status(kind), status, "{kind}");
+        }
+    }
+
+    #[test]
+    fn only_sub_and_plain_strings_resolve() {
+        let parameters = BTreeMap::from([("Origin".to_owned(), "https://a.example".to_owned())]);
+        let yaml = |text: &str| serde_yaml::from_str::<Value>(text).unwrap();
+        assert_eq!(resolve(&yaml("!Sub \"'${Origin}'\""), &parameters), "'https://a.example'");
+        assert_eq!(resolve(&yaml("'plain'"), &parameters), "plain");
+        assert_eq!(resolve(&yaml("!GetAtt Origin.Arn"), &parameters), "");
+        assert_eq!(resolve(&yaml("42"), &parameters), "");
+    }
+
+    #[test]
+    fn numeric_parameter_defaults_are_read() {
+        let t = ApiTemplate::load(|_| None).unwrap();
+        assert_eq!(t.parameters["ThrottlingRateLimit"], "1000");
+        assert_eq!(t.parameters["SignupThrottlingBurstLimit"], "10");
+        assert_eq!(t.parameters["Stage"], "dev");
     }
 
     #[test]

@@ -37,6 +37,13 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn now_takes_from_the_same_bucket() {
+        let bucket = TokenBucket::new(0.001, 1.0);
+        assert!(bucket.try_take());
+        assert!(!bucket.try_take());
+    }
+
+    #[test]
     fn burst_then_rate() {
         let bucket = TokenBucket::new(2.0, 3.0);
         let start = Instant::now();
