@@ -24,7 +24,7 @@ CHROMIUM ?= $(shell command -v chromium || echo /usr/bin/chromium)
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
-deps: $(NODE_DEPS) $(PY_DEPS) $(CHECKOV_DEPS) $(CHROMIUM) ## Install DynamoDB Local, firebase-tools, the Python tools (project-local) and Chromium
+deps: $(NODE_DEPS) $(PY_DEPS) ## Install DynamoDB Local, firebase-tools and the Python tools, project-local
 
 $(NODE_DEPS): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
@@ -43,7 +43,7 @@ $(CHECKOV_DEPS): infra/requirements-checkov.lock
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: deps lint template-check ## The whole suite: fmt, clippy, template linters, API fuzzing, unit and integration tests
+test: deps $(CHROMIUM) lint template-check ## The whole suite: fmt, clippy, template linters, API fuzzing, unit and integration tests
 	# The end-to-end tests run these binaries; inside cargo test they cannot build them.
 	cargo build --locked -q -p local-gateway -p overten-admin -p signup -p keys
 	infra/scripts/api-fuzz.sh
