@@ -1,5 +1,7 @@
 //! Wall-clock time and its RFC 3339 rendering (UTC, second precision).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_smithy_types::DateTime;
@@ -15,6 +17,36 @@ pub fn now_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// The time a function judges expiry and records changes by: the system clock, or (tests) a
+/// clock that stands where it is set.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    pub fn system() -> Self {
+        Clock(None)
+    }
+
+    /// Stands at `secs` until set or advanced.
+    pub fn fixed(secs: i64) -> Self {
+        Clock(Some(Arc::new(AtomicI64::new(secs))))
+    }
+
+    /// Moves a fixed clock (and every clone of it); the system clock cannot be moved.
+    pub fn set(&self, secs: i64) {
+        if let Some(at) = &self.0 {
+            at.store(secs, Ordering::SeqCst);
+        }
+    }
+
+    pub fn now_secs(&self) -> i64 {
+        match &self.0 {
+            Some(at) => at.load(Ordering::SeqCst),
+            None => now_secs(),
+        }
+    }
+}
+
 /// `2026-11-27T02:36:33Z`.
 pub fn rfc3339(secs: i64) -> String {
     DateTime::from_secs(secs).fmt(Format::DateTime).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
@@ -22,6 +54,18 @@ pub fn rfc3339(secs: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_fixed_clock_stands_where_it_is_set() {
+        let clock = super::Clock::fixed(100);
+        let shared = clock.clone();
+        assert_eq!(clock.now_secs(), 100);
+        shared.set(250);
+        assert_eq!(clock.now_secs(), 250, "clones share the time");
+        let system = super::Clock::system();
+        system.set(0);
+        assert!(system.now_secs() > 1_700_000_000, "the system clock is not moved");
+    }
+
     #[test]
     fn renders_rfc3339_utc() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");

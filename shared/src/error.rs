@@ -16,6 +16,9 @@ pub enum Error {
     InvalidApiKey(KeyFormatError),
     #[error("invalid API key")]
     UnknownApiKey,
+    /// Past its `expires_at` (the caller may tell this from revoked: the key itself said when).
+    #[error("invalid API key")]
+    ExpiredApiKey,
     #[error("no Firebase ID token: send it as `Authorization: Bearer <token>`")]
     MissingToken,
     #[error("{0}")]
@@ -30,6 +33,13 @@ pub enum Error {
     ApiAlreadyEnabled,
     #[error("API access is not enabled for this org: call POST /signup with `existing_org_id` first")]
     ApiNotEnabled,
+    #[error("this API key was rolled before: roll its replacement (`rolled_to`) instead")]
+    KeyAlreadyRolled,
+    #[error("this API key is revoked or expired: only an active key can be rolled")]
+    KeyInactive,
+    /// Secret scanning: a delivery without a valid signature by one of GitHub's keys.
+    #[error("missing or invalid signature")]
+    InvalidSignature,
     #[error("this org already has the maximum of {0} active API keys: revoke one first")]
     KeyLimitReached(usize),
     #[error("you have created the maximum of {0} orgs: use an existing one (`existing_org_id`) or ask support")]
@@ -55,14 +65,19 @@ impl Error {
             Error::MissingApiKey
             | Error::InvalidApiKey(_)
             | Error::UnknownApiKey
+            | Error::ExpiredApiKey
+            | Error::InvalidSignature
             | Error::MissingToken
             | Error::InvalidToken(_)
             | Error::TokenExpired => 401,
             Error::OrgNotFound | Error::KeyNotFound | Error::RouteNotFound => 404,
             Error::MethodNotAllowed => 405,
-            Error::ApiAlreadyEnabled | Error::ApiNotEnabled | Error::KeyLimitReached(_) | Error::OrgLimitReached(_) => {
-                409
-            }
+            Error::ApiAlreadyEnabled
+            | Error::ApiNotEnabled
+            | Error::KeyLimitReached(_)
+            | Error::OrgLimitReached(_)
+            | Error::KeyAlreadyRolled
+            | Error::KeyInactive => 409,
             Error::PayloadTooLarge(_) => 413,
             Error::Internal(_) => 500,
             Error::Unavailable(_) => 503,
@@ -73,7 +88,10 @@ impl Error {
         match self {
             Error::InvalidRequest(_) => "invalid_request",
             Error::MissingApiKey => "missing_api_key",
-            Error::InvalidApiKey(_) | Error::UnknownApiKey => "invalid_api_key",
+            Error::InvalidApiKey(_) | Error::UnknownApiKey | Error::ExpiredApiKey => "invalid_api_key",
+            Error::InvalidSignature => "invalid_signature",
+            Error::KeyAlreadyRolled => "key_already_rolled",
+            Error::KeyInactive => "key_inactive",
             Error::MissingToken => "missing_token",
             Error::InvalidToken(_) => "invalid_token",
             Error::TokenExpired => "token_expired",
@@ -98,6 +116,7 @@ impl Error {
             Error::Unavailable(_) => "the service is temporarily unavailable; retry with backoff".into(),
             Error::InvalidApiKey(detail) => format!("invalid API key: {detail}"),
             Error::UnknownApiKey => "invalid API key: unknown or revoked".into(),
+            Error::ExpiredApiKey => "invalid API key: expired".into(),
             other => other.to_string(),
         }
     }
@@ -217,6 +236,10 @@ mod tests {
             (Error::KeyLimitReached(100), 409, "key_limit_reached"),
             (Error::OrgLimitReached(10), 409, "org_limit_reached"),
             (Error::PayloadTooLarge(16384), 413, "payload_too_large"),
+            (Error::ExpiredApiKey, 401, "invalid_api_key"),
+            (Error::InvalidSignature, 401, "invalid_signature"),
+            (Error::KeyAlreadyRolled, 409, "key_already_rolled"),
+            (Error::KeyInactive, 409, "key_inactive"),
         ];
         for (err, status, code) in cases {
             assert_eq!((err.status(), err.code()), (status, code), "{err:?}");

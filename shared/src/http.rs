@@ -102,6 +102,8 @@ pub struct App<S> {
     /// The dashboard's origin (`CORS_ALLOWED_ORIGIN`): every response names it, so a browser on
     /// that origin can read the answer and a browser on any other cannot.
     pub cors_origin: Option<HeaderValue>,
+    /// The time changes are recorded at (tests set it).
+    pub clock: crate::clock::Clock,
 }
 
 impl App<crate::store::DynamoStore> {
@@ -114,13 +116,30 @@ impl App<crate::store::DynamoStore> {
             store: crate::store_from_env(crate::config::DynamoTimeouts::MANAGEMENT).await?,
             verifier: crate::firebase::TokenVerifier::new(&firebase)?,
             cors_origin: cors_origin.map(|o| HeaderValue::from_str(&o)).transpose()?,
+            clock: crate::clock::Clock::system(),
         })
     }
 }
 
 impl<S> App<S> {
     pub fn new(store: S, verifier: crate::firebase::TokenVerifier) -> Self {
-        App { store, verifier, cors_origin: None }
+        App { store, verifier, cors_origin: None, clock: crate::clock::Clock::system() }
+    }
+
+    pub fn with_clock(mut self, clock: crate::clock::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Who (`actor`), from where (the request's source IP and user agent, as API Gateway saw
+    /// them) and when (this app's clock): what a change records in its event.
+    pub fn audit(&self, req: &Request, actor: crate::audit::Actor) -> crate::audit::Audit {
+        let source_ip = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
+            _ => None,
+        };
+        let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok());
+        crate::audit::Audit::new(actor, &request_id(req), self.clock.now_secs()).from(source_ip.as_deref(), user_agent)
     }
 
     pub fn with_cors_origin(mut self, origin: &str) -> Self {

@@ -8,6 +8,7 @@
 //! - [`error`]: the one error type and its mapping to the contract's responses.
 
 pub mod api_key;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod credentials;

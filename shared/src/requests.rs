@@ -64,18 +64,141 @@ impl SignupRequest {
     }
 }
 
+/// `expires_at` may be at most this far ahead.
+pub const MAX_EXPIRY_DAYS: i64 = 366;
+/// A roll's grace period: 0 (the old key is revoked at once) to 7 days; 24 hours by default.
+pub const MAX_GRACE_PERIOD_SECONDS: i64 = 7 * 86_400;
+pub const DEFAULT_GRACE_PERIOD_SECONDS: i64 = 86_400;
+/// The events listing's page size: 1–100, 50 by default.
+pub const MAX_EVENTS_LIMIT: usize = 100;
+pub const DEFAULT_EVENTS_LIMIT: usize = 50;
+
 /// `POST /orgs/{org_id}/api-keys`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateKeyRequest {
     pub name: String,
+    /// Seconds since the epoch.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKeyBody {
+    name: String,
+    #[serde(default, deserialize_with = "present")]
+    expires_at: Option<String>,
 }
 
 impl CreateKeyRequest {
-    pub fn parse(body: &[u8]) -> Result<Self, Error> {
-        let request: CreateKeyRequest = parse_json(body)?;
-        Ok(CreateKeyRequest { name: validate_name("name", request.name, MAX_KEY_NAME_CHARS)? })
+    /// `now`: seconds since the epoch, against which `expires_at` must lie in the future.
+    pub fn parse(body: &[u8], now: i64) -> Result<Self, Error> {
+        let request: CreateKeyBody = parse_json(body)?;
+        Ok(CreateKeyRequest {
+            name: validate_name("name", request.name, MAX_KEY_NAME_CHARS)?,
+            expires_at: request.expires_at.map(|at| parse_expiry(&at, now)).transpose()?,
+        })
     }
+}
+
+/// `POST /orgs/{org_id}/api-keys/{key_id}/roll`: every field optional, an empty body too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollKeyRequest {
+    pub grace_period_seconds: i64,
+    /// The new key's name; the old key's when `None`.
+    pub name: Option<String>,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollKeyBody {
+    #[serde(default, deserialize_with = "present")]
+    grace_period_seconds: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    expires_at: Option<String>,
+}
+
+impl RollKeyRequest {
+    pub fn parse(body: &[u8], now: i64) -> Result<Self, Error> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(RollKeyRequest { grace_period_seconds: DEFAULT_GRACE_PERIOD_SECONDS, name: None, expires_at: None });
+        }
+        let request: RollKeyBody = parse_json(body)?;
+        let grace = request.grace_period_seconds.unwrap_or(DEFAULT_GRACE_PERIOD_SECONDS);
+        if !(0..=MAX_GRACE_PERIOD_SECONDS).contains(&grace) {
+            return Err(Error::InvalidRequest(format!(
+                "`grace_period_seconds` must be an integer from 0 to {MAX_GRACE_PERIOD_SECONDS} (7 days)"
+            )));
+        }
+        Ok(RollKeyRequest {
+            grace_period_seconds: grace,
+            name: request.name.map(|name| validate_name("name", name, MAX_KEY_NAME_CHARS)).transpose()?,
+            expires_at: request.expires_at.map(|at| parse_expiry(&at, now)).transpose()?,
+        })
+    }
+}
+
+/// `PATCH /orgs/{org_id}/api-keys/{key_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameKeyRequest {
+    pub name: String,
+}
+
+impl RenameKeyRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, Error> {
+        let request: RenameKeyRequest = parse_json(body)?;
+        Ok(RenameKeyRequest { name: validate_name("name", request.name, MAX_KEY_NAME_CHARS)? })
+    }
+}
+
+/// An `expires_at`: RFC 3339 in UTC (`Z`), after `now` and at most [`MAX_EXPIRY_DAYS`] ahead.
+/// Fractions of a second are dropped (keys expire on whole seconds).
+pub fn parse_expiry(text: &str, now: i64) -> Result<i64, Error> {
+    use aws_smithy_types::DateTime;
+    use aws_smithy_types::date_time::Format;
+    let bad = || {
+        Error::InvalidRequest(format!(
+            "`expires_at` must be an RFC 3339 UTC time such as `2027-01-31T00:00:00Z`, in the future and at most \
+             {MAX_EXPIRY_DAYS} days ahead"
+        ))
+    };
+    if !text.ends_with('Z') {
+        return Err(bad());
+    }
+    let at = DateTime::from_str(text, Format::DateTime).map_err(|_| bad())?.secs();
+    if at <= now || at > now + MAX_EXPIRY_DAYS * 86_400 {
+        return Err(bad());
+    }
+    Ok(at)
+}
+
+/// The query of `GET /orgs/{org_id}/events`: `limit` (1–100, default 50), `cursor`.
+pub fn parse_events_query<'a>(
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<crate::audit::EventQuery, Error> {
+    let mut query = crate::audit::EventQuery { limit: DEFAULT_EVENTS_LIMIT, cursor: None };
+    for (name, value) in params {
+        match name {
+            "limit" => {
+                query.limit = value.parse().ok().filter(|n| (1..=MAX_EVENTS_LIMIT).contains(n)).ok_or_else(|| {
+                    Error::InvalidRequest(format!("`limit` must be an integer from 1 to {MAX_EVENTS_LIMIT}"))
+                })?;
+            }
+            "cursor" => {
+                if !crate::audit::is_valid_event_id(value) {
+                    return Err(Error::InvalidRequest("`cursor` is not a cursor this API returned".into()));
+                }
+                query.cursor = Some(value.to_owned());
+            }
+            other => {
+                return Err(Error::InvalidRequest(format!("unknown query parameter `{}`", truncate(other, 40))));
+            }
+        }
+    }
+    Ok(query)
 }
 
 /// The query of `GET /orgs/{org_id}/api-keys`: `limit` (1–100, default 100), `cursor`,
@@ -177,9 +300,9 @@ mod tests {
         // Exactly at the limit is read; one byte more is 413 before any parsing.
         let mut body = br#"{"name":"at-the-limit"}"#.to_vec();
         body.resize(MAX_BODY_BYTES, b' ');
-        assert_eq!(CreateKeyRequest::parse(&body).unwrap().name, "at-the-limit");
+        assert_eq!(CreateKeyRequest::parse(&body, 0).unwrap().name, "at-the-limit");
         body.push(b' ');
-        assert!(matches!(CreateKeyRequest::parse(&body), Err(Error::PayloadTooLarge(16_384))));
+        assert!(matches!(CreateKeyRequest::parse(&body, 0), Err(Error::PayloadTooLarge(16_384))));
     }
 
     fn bad(body: &str) -> String {
@@ -222,11 +345,80 @@ mod tests {
     #[test]
     fn create_key_bodies() {
         assert_eq!(
-            CreateKeyRequest::parse(br#"{"name":"billing-service-prod"}"#).unwrap().name,
-            "billing-service-prod"
+            CreateKeyRequest::parse(br#"{"name":"billing-service-prod"}"#, 0).unwrap(),
+            CreateKeyRequest { name: "billing-service-prod".into(), expires_at: None }
         );
         for body in [r#"{}"#, r#"{"name":null}"#, r#"{"name":""}"#, r#"{"name":"a\nb"}"#, "null"] {
-            assert!(matches!(CreateKeyRequest::parse(body.as_bytes()), Err(Error::InvalidRequest(_))), "{body}");
+            assert!(matches!(CreateKeyRequest::parse(body.as_bytes(), 0), Err(Error::InvalidRequest(_))), "{body}");
+        }
+    }
+
+    #[test]
+    fn expiry_is_rfc3339_utc_in_the_future_within_366_days() {
+        let now = 1_795_746_993; // 2026-11-27T02:36:33Z
+        let at = |text: &str| parse_expiry(text, now);
+        assert_eq!(at("2026-11-27T02:36:34Z").unwrap(), now + 1, "one second ahead");
+        assert_eq!(at("2026-11-27T02:36:34.900Z").unwrap(), now + 1, "fractions dropped");
+        assert_eq!(at("2027-11-28T02:36:33Z").unwrap(), now + 366 * 86_400, "366 days is the most");
+        for bad in [
+            "2026-11-27T02:36:33Z",      // now is not the future
+            "2020-01-01T00:00:00Z",      // past
+            "2027-11-28T02:36:34Z",      // 366 days and a second
+            "2027-01-01T00:00:00+01:00", // not UTC
+            "2027-01-01",                // no time
+            "tomorrow",
+            "",
+        ] {
+            assert!(matches!(at(bad), Err(Error::InvalidRequest(_))), "{bad}");
+        }
+        let body = br#"{"name":"ci","expires_at":"2026-12-01T00:00:00Z"}"#;
+        assert!(CreateKeyRequest::parse(body, now).unwrap().expires_at.is_some());
+        for body in [r#"{"name":"ci","expires_at":null}"#, r#"{"name":"ci","expires_at":5}"#] {
+            assert!(matches!(CreateKeyRequest::parse(body.as_bytes(), now), Err(Error::InvalidRequest(_))), "{body}");
+        }
+    }
+
+    #[test]
+    fn roll_bodies() {
+        let now = 1_795_746_993;
+        let default = RollKeyRequest { grace_period_seconds: 86_400, name: None, expires_at: None };
+        assert_eq!(RollKeyRequest::parse(b"", now).unwrap(), default);
+        assert_eq!(RollKeyRequest::parse(b"{}", now).unwrap(), default);
+        let full = RollKeyRequest::parse(
+            br#"{"grace_period_seconds":0,"name":"ci-2","expires_at":"2026-12-01T00:00:00Z"}"#,
+            now,
+        )
+        .unwrap();
+        assert_eq!((full.grace_period_seconds, full.name.as_deref()), (0, Some("ci-2")));
+        assert!(full.expires_at.is_some());
+        assert_eq!(RollKeyRequest::parse(br#"{"grace_period_seconds":604800}"#, now).unwrap().grace_period_seconds, 604_800);
+        for body in [
+            r#"{"grace_period_seconds":604801}"#,
+            r#"{"grace_period_seconds":-1}"#,
+            r#"{"grace_period_seconds":1.5}"#,
+            r#"{"grace_period_seconds":null}"#,
+            r#"{"name":""}"#,
+            r#"{"expires_at":"yesterday"}"#,
+            r#"{"other":1}"#,
+            "[]",
+        ] {
+            assert!(matches!(RollKeyRequest::parse(body.as_bytes(), now), Err(Error::InvalidRequest(_))), "{body}");
+        }
+    }
+
+    #[test]
+    fn rename_bodies_and_event_queries() {
+        assert_eq!(RenameKeyRequest::parse(br#"{"name":"new"}"#).unwrap().name, "new");
+        for body in ["{}", r#"{"name":""}"#, r#"{"name":"x","extra":1}"#] {
+            assert!(matches!(RenameKeyRequest::parse(body.as_bytes()), Err(Error::InvalidRequest(_))), "{body}");
+        }
+        let q = parse_events_query([]).unwrap();
+        assert_eq!((q.limit, q.cursor), (50, None));
+        let cursor = crate::audit::new_event_id(1);
+        let q = parse_events_query([("limit", "100"), ("cursor", cursor.as_str())]).unwrap();
+        assert_eq!((q.limit, q.cursor.as_deref()), (100, Some(cursor.as_str())));
+        for (k, v) in [("limit", "0"), ("limit", "101"), ("cursor", "key_abc"), ("include_revoked", "true")] {
+            assert!(matches!(parse_events_query([(k, v)]), Err(Error::InvalidRequest(_))), "{k}={v}");
         }
     }
 

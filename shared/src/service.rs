@@ -1,18 +1,19 @@
 //! The operations of the contract, over any [`KeyStore`]. Handlers in `functions/` translate HTTP
-//! and authorizer events to these calls; the raw key exists only in what `signup`/`create_key`
-//! return.
+//! and authorizer events to these calls; the raw key exists only in what `signup`, `create_key`
+//! and `roll_key` return. Every change carries an [`Audit`] (who, from where, when) to its event.
 
 use http::HeaderMap;
 use serde::Serialize;
 
 use crate::api_key::ApiKey;
+use crate::audit::{ActorType, Audit, Change, EventPage, EventQuery, RevokedReason};
 use crate::clock::{now_millis, rfc3339};
 use crate::credentials::api_key_from_headers;
 use crate::error::Error;
 use crate::ids::{is_valid_key_id, is_valid_org_id, new_key_id, new_org_id, new_webhook_secret};
-use crate::requests::SignupRequest;
+use crate::requests::{CreateKeyRequest, RollKeyRequest, SignupRequest};
 use crate::store::TOUCH_INTERVAL_SECS;
-use crate::store::{KeyRecord, KeyStore, ListQuery, NewKey, NewOrg};
+use crate::store::{KeyRecord, KeyStore, KeySummary, ListQuery, NewKey, NewOrg};
 
 /// The public fields of a key.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -32,7 +33,7 @@ pub struct SignupResponse {
     pub key: KeyView,
 }
 
-/// `201` of `POST /orgs/{org_id}/api-keys`.
+/// `201` of `POST /orgs/{org_id}/api-keys`. No `Debug`: it holds the raw key.
 #[derive(Serialize)]
 pub struct CreatedKey {
     pub id: String,
@@ -40,6 +41,16 @@ pub struct CreatedKey {
     pub prefix: String,
     pub secret: String,
     pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+/// `201` of `POST /orgs/{org_id}/api-keys/{key_id}/roll`. No `Debug`: it holds the raw key.
+#[derive(Serialize)]
+pub struct RolledKey {
+    #[serde(flatten)]
+    pub key: CreatedKey,
+    pub rolled_from: String,
+    pub old_key_expires_at: String,
 }
 
 /// `200` of `GET /orgs/{org_id}/api-keys`.
@@ -51,7 +62,7 @@ pub struct KeyList {
 }
 
 /// A fresh key and the record to store for it (hash and prefix only).
-fn mint_key(name: String) -> (ApiKey, NewKey) {
+fn mint_key(name: String, expires_at: Option<i64>, rolled_from: Option<&str>) -> (ApiKey, NewKey) {
     let now_ms = now_millis();
     let key = ApiKey::generate();
     let record = NewKey {
@@ -60,6 +71,8 @@ fn mint_key(name: String) -> (ApiKey, NewKey) {
         prefix: key.display_prefix().to_owned(),
         name,
         created_at: rfc3339((now_ms / 1000) as i64),
+        expires_at,
+        rolled_from: rolled_from.map(str::to_owned),
     };
     (key, record)
 }
@@ -73,11 +86,24 @@ fn view(record: &NewKey) -> KeyView {
     }
 }
 
-pub async fn signup<S: KeyStore>(store: &S, uid: &str, request: SignupRequest) -> Result<SignupResponse, Error> {
+fn created(key: &ApiKey, record: NewKey) -> CreatedKey {
+    CreatedKey {
+        secret: key.expose_secret().to_owned(),
+        expires_at: record.expires_at.map(rfc3339),
+        id: record.key_id,
+        name: record.name,
+        prefix: record.prefix,
+        created_at: record.created_at,
+    }
+}
+
+/// `POST /signup` by the actor (a Firebase user).
+pub async fn signup<S: KeyStore>(store: &S, audit: &Audit, request: SignupRequest) -> Result<SignupResponse, Error> {
+    let uid = audit.actor.member_uid().ok_or(Error::OrgNotFound)?;
     let webhook_secret = new_webhook_secret();
     let (org_id, key, record) = match request {
         SignupRequest::NewOrg { org_name, key_name } => {
-            let (key, record) = mint_key(key_name);
+            let (key, record) = mint_key(key_name, None, None);
             let org = NewOrg {
                 org_id: new_org_id(),
                 name: org_name,
@@ -85,43 +111,104 @@ pub async fn signup<S: KeyStore>(store: &S, uid: &str, request: SignupRequest) -
                 created_at: record.created_at.clone(),
                 webhook_secret: Some(webhook_secret.clone()),
             };
-            store.create_org_with_key(&org, &record).await?;
+            store.create_org_with_key(&org, &record, audit).await?;
             (org.org_id, key, record)
         }
         SignupRequest::ExistingOrg { org_id, key_name } => {
             if !is_valid_org_id(&org_id) {
                 return Err(Error::OrgNotFound);
             }
-            let (key, record) = mint_key(key_name);
-            store.enable_api(&org_id, uid, &webhook_secret, &record).await?;
+            let (key, record) = mint_key(key_name, None, None);
+            store.enable_api(&org_id, &webhook_secret, &record, audit).await?;
             (org_id, key, record)
         }
     };
     Ok(SignupResponse { org_id, secret: key.expose_secret().to_owned(), webhook_secret, key: view(&record) })
 }
 
-pub async fn create_key<S: KeyStore>(store: &S, uid: &str, org_id: &str, name: String) -> Result<CreatedKey, Error> {
+pub async fn create_key<S: KeyStore>(
+    store: &S,
+    org_id: &str,
+    request: CreateKeyRequest,
+    audit: &Audit,
+) -> Result<CreatedKey, Error> {
     if !is_valid_org_id(org_id) {
         return Err(Error::OrgNotFound);
     }
-    let (key, record) = mint_key(name);
-    store.create_key(org_id, uid, &record).await?;
-    let KeyView { id, name, prefix, created_at } = view(&record);
-    Ok(CreatedKey { id, name, prefix, secret: key.expose_secret().to_owned(), created_at })
+    let (key, record) = mint_key(request.name, request.expires_at, None);
+    store.create_key(org_id, &record, audit).await?;
+    Ok(created(&key, record))
 }
 
-pub async fn list_keys<S: KeyStore>(store: &S, uid: &str, org_id: &str, query: &ListQuery) -> Result<KeyList, Error> {
+pub async fn list_keys<S: KeyStore>(
+    store: &S,
+    uid: &str,
+    org_id: &str,
+    query: &ListQuery,
+    now: i64,
+) -> Result<KeyList, Error> {
     require_member(store, uid, org_id).await?;
-    let page = store.list_keys(org_id, query).await?;
+    let page = store.list_keys(org_id, query, now).await?;
     Ok(KeyList { has_more: page.next_cursor.is_some(), next_cursor: page.next_cursor, data: page.data })
 }
 
-pub async fn revoke_key<S: KeyStore>(store: &S, uid: &str, org_id: &str, key_id: &str) -> Result<(), Error> {
-    require_member(store, uid, org_id).await?;
+/// A member's `DELETE` (reason `revoked`) or the operator CLI's (reason `operator`).
+pub async fn revoke_key<S: KeyStore>(store: &S, org_id: &str, key_id: &str, audit: &Audit) -> Result<bool, Error> {
+    require_actor(store, audit, org_id).await?;
     if !is_valid_key_id(key_id) {
         return Err(Error::KeyNotFound);
     }
-    store.revoke_key(org_id, Some(uid), key_id, &rfc3339(crate::clock::now_secs())).await
+    let reason = match audit.actor.kind {
+        ActorType::Operator => RevokedReason::Operator,
+        _ => RevokedReason::Revoked,
+    };
+    store.revoke_key(org_id, key_id, &Change::KeyRevoked { reason }, audit).await
+}
+
+pub async fn roll_key<S: KeyStore>(
+    store: &S,
+    org_id: &str,
+    key_id: &str,
+    request: RollKeyRequest,
+    audit: &Audit,
+) -> Result<RolledKey, Error> {
+    require_actor(store, audit, org_id).await?;
+    if !is_valid_key_id(key_id) {
+        return Err(Error::KeyNotFound);
+    }
+    let keep_name = request.name.is_none();
+    let (key, record) = mint_key(request.name.unwrap_or_default(), request.expires_at, Some(key_id));
+    let rolled = store.roll_key(org_id, key_id, &record, keep_name, request.grace_period_seconds, audit).await?;
+    let record = NewKey { name: rolled.name, ..record };
+    Ok(RolledKey {
+        key: created(&key, record),
+        rolled_from: key_id.to_owned(),
+        old_key_expires_at: rfc3339(rolled.old_key_expires_at),
+    })
+}
+
+pub async fn rename_key<S: KeyStore>(
+    store: &S,
+    org_id: &str,
+    key_id: &str,
+    name: &str,
+    audit: &Audit,
+) -> Result<KeySummary, Error> {
+    require_actor(store, audit, org_id).await?;
+    if !is_valid_key_id(key_id) {
+        return Err(Error::KeyNotFound);
+    }
+    store.rename_key(org_id, key_id, name, audit).await
+}
+
+pub async fn list_events<S: KeyStore>(
+    store: &S,
+    uid: &str,
+    org_id: &str,
+    query: &EventQuery,
+) -> Result<EventPage, Error> {
+    require_member(store, uid, org_id).await?;
+    store.list_events(org_id, query).await
 }
 
 /// Org ids that cannot exist and orgs the caller is not in look the same: 404 `org_not_found`.
@@ -129,18 +216,36 @@ async fn require_member<S: KeyStore>(store: &S, uid: &str, org_id: &str) -> Resu
     if is_valid_org_id(org_id) && store.is_member(org_id, uid).await? { Ok(()) } else { Err(Error::OrgNotFound) }
 }
 
+/// A user actor must be a member (checked before anything about the key is read, so a stranger
+/// learns nothing); the operator needs no membership.
+async fn require_actor<S: KeyStore>(store: &S, audit: &Audit, org_id: &str) -> Result<(), Error> {
+    match audit.actor.member_uid() {
+        Some(uid) => require_member(store, uid, org_id).await,
+        None if is_valid_org_id(org_id) => Ok(()),
+        None => Err(Error::OrgNotFound),
+    }
+}
+
 /// The hot path of `/verify` and the authorizer: the key from the headers, checked offline
 /// (shape and checksum), then one strongly consistent read. `last_used_at` is written only when
 /// the stored value is over a minute old, waited for at most [`TOUCH_BUDGET`]; a failure to write
 /// it never refuses a valid key.
 pub async fn authenticate<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result<KeyRecord, Error> {
+    authenticate_at(store, headers, crate::clock::now_secs()).await
+}
+
+/// [`authenticate`] at `now` (seconds since the epoch): expiry is judged against it, on the record
+/// the one read returned.
+pub async fn authenticate_at<S: KeyStore>(store: &S, headers: &HeaderMap, now: i64) -> Result<KeyRecord, Error> {
     let key = api_key_from_headers(headers)?;
     let hash = key.hash();
     let record = store.find_key(&hash).await?.ok_or(Error::UnknownApiKey)?;
     if record.revoked_at.is_some() {
         return Err(Error::UnknownApiKey);
     }
-    let now = crate::clock::now_secs();
+    if !record.is_live_at(now) {
+        return Err(Error::ExpiredApiKey);
+    }
     if needs_touch(record.last_used_at, now) {
         // Bookkeeping never stalls or refuses a valid key: past TOUCH_BUDGET the write is
         // abandoned (a later call within the minute writes it).

@@ -2,7 +2,7 @@
 //!
 //! - REST API REQUEST authorizer: a valid key gets an `Allow` for the whole stage
 //!   (`arn:aws:execute-api:<region>:<account>:<api>/<stage>/*`), principal = key id, context
-//!   `{org_id, key_id}` for billing; a missing, malformed, unknown or revoked key gets a `Deny`
+//!   `{org_id, key_id}` for billing (and `expires_at` for a key that has one); a missing, malformed, unknown or revoked key gets a `Deny`
 //!   whose context carries the contract's error code and message (the gateway response turns it
 //!   into 401 with the contract's body).
 //! - HTTP API payload 2.0: the simple response, `isAuthorized` + the same context.
@@ -27,6 +27,9 @@ pub struct AuthContext {
     pub org_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// RFC 3339, when the key has an expiry (downstream services can warn before it ends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,14 +46,24 @@ pub enum AuthorizerError {
 }
 
 pub async fn handle<S: KeyStore>(store: &S, event: Value, request_id: &str) -> Result<Value, AuthorizerError> {
+    handle_at(store, event, request_id, overten::clock::now_secs()).await
+}
+
+/// [`handle`] at `now` (seconds since the epoch), against which expiry is judged.
+pub async fn handle_at<S: KeyStore>(
+    store: &S,
+    event: Value,
+    request_id: &str,
+    now: i64,
+) -> Result<Value, AuthorizerError> {
     let result = if event.get("version").and_then(Value::as_str) == Some("2.0") {
         let event: ApiGatewayV2CustomAuthorizerV2Request =
             serde_json::from_value(event).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;
-        http_api(store, &event.headers).await.and_then(to_value)
+        http_api(store, &event.headers, now).await.and_then(to_value)
     } else {
         let event: ApiGatewayCustomAuthorizerRequestTypeRequest =
             serde_json::from_value(event).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;
-        rest_api(store, &event).await.and_then(to_value)
+        rest_api(store, &event, now).await.and_then(to_value)
     };
     if let Err(err) = &result {
         tracing::error!(request_id, error = %err, "authorizer failed closed");
@@ -62,9 +75,10 @@ pub async fn handle<S: KeyStore>(store: &S, event: Value, request_id: &str) -> R
 pub async fn rest_api<S: KeyStore>(
     store: &S,
     event: &ApiGatewayCustomAuthorizerRequestTypeRequest,
+    now: i64,
 ) -> Result<ApiGatewayCustomAuthorizerResponse<AuthContext>, AuthorizerError> {
     let method_arn = event.method_arn.as_deref().unwrap_or_default();
-    let decision = decide(store, &event.headers).await?;
+    let decision = decide(store, &event.headers, now).await?;
     let mut response = ApiGatewayCustomAuthorizerResponse::<AuthContext>::default();
     let (effect, resource) = match &decision {
         Ok(key) => {
@@ -94,8 +108,9 @@ pub async fn rest_api<S: KeyStore>(
 pub async fn http_api<S: KeyStore>(
     store: &S,
     headers: &HeaderMap,
+    now: i64,
 ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse<AuthContext>, AuthorizerError> {
-    let decision = decide(store, headers).await?;
+    let decision = decide(store, headers, now).await?;
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<AuthContext>::default();
     response.is_authorized = decision.is_ok();
     response.context = context(&decision);
@@ -103,8 +118,12 @@ pub async fn http_api<S: KeyStore>(
 }
 
 /// `Ok(Ok(key))` allow, `Ok(Err(e))` deny with a client error, `Err` fail closed.
-async fn decide<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result<Result<KeyRecord, Error>, AuthorizerError> {
-    match service::authenticate(store, headers).await {
+async fn decide<S: KeyStore>(
+    store: &S,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Result<KeyRecord, Error>, AuthorizerError> {
+    match service::authenticate_at(store, headers, now).await {
         Ok(key) => {
             tracing::info!(org_id = %key.org_id, key_id = %key.key_id, "allow");
             Ok(Ok(key))
@@ -120,7 +139,12 @@ async fn decide<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result<Result<Ke
 fn context(decision: &Result<KeyRecord, Error>) -> AuthContext {
     match decision {
         Ok(key) => {
-            AuthContext { org_id: Some(key.org_id.clone()), key_id: Some(key.key_id.clone()), ..Default::default() }
+            AuthContext {
+                org_id: Some(key.org_id.clone()),
+                key_id: Some(key.key_id.clone()),
+                expires_at: key.expires_at.map(overten::clock::rfc3339),
+                ..Default::default()
+            }
         }
         Err(err) => AuthContext {
             error_code: Some(err.code().into()),

@@ -1,3 +1,7 @@
+// The handler's nested futures (event → decision → store → SDK) are deeper than rustc's default
+// layout-query limit.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 

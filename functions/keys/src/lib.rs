@@ -1,10 +1,11 @@
-//! `/orgs/{org_id}/api-keys`: create, list and revoke an org's keys, for its members (Firebase
-//! ID token).
+//! `/orgs/{org_id}/api-keys` and `/orgs/{org_id}/events`: create, list, roll, rename and revoke
+//! an org's keys and read its audit trail, for its members (Firebase ID token).
 
 use lambda_http::{Body, Request, Response};
 use overten::Error;
+use overten::audit::Actor;
 use overten::http::{body, caller_uid, empty_response, finish, json_response, query, request_id, segments};
-use overten::requests::{CreateKeyRequest, parse_list_query};
+use overten::requests::{CreateKeyRequest, RenameKeyRequest, RollKeyRequest, parse_events_query, parse_list_query};
 use overten::service;
 use overten::store::KeyStore;
 
@@ -19,7 +20,16 @@ pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
         ("DELETE", ["orgs", org, "api-keys", key]) => {
             ("DELETE /orgs/{org_id}/api-keys/{key_id}", revoke(app, &req, org, key).await)
         }
-        (_, ["orgs", _, "api-keys"] | ["orgs", _, "api-keys", _]) => ("unmatched", Err(Error::MethodNotAllowed)),
+        ("PATCH", ["orgs", org, "api-keys", key]) => {
+            ("PATCH /orgs/{org_id}/api-keys/{key_id}", rename(app, &req, org, key).await)
+        }
+        ("POST", ["orgs", org, "api-keys", key, "roll"]) => {
+            ("POST /orgs/{org_id}/api-keys/{key_id}/roll", roll(app, &req, org, key).await)
+        }
+        ("GET", ["orgs", org, "events"]) => ("GET /orgs/{org_id}/events", events(app, &req, org).await),
+        (_, ["orgs", _, "api-keys"] | ["orgs", _, "api-keys", _] | ["orgs", _, "api-keys", _, "roll"] | ["orgs", _, "events"]) => {
+            ("unmatched", Err(Error::MethodNotAllowed))
+        }
         _ => ("unmatched", Err(Error::RouteNotFound)),
     };
     let org_id = match segments.as_slice() {
@@ -31,8 +41,9 @@ pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
 
 async fn create<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Result<Response<Body>, Error> {
     let uid = caller_uid(&app.verifier, req).await?;
-    let request = CreateKeyRequest::parse(body(req)?)?;
-    let created = service::create_key(&app.store, &uid, org_id, request.name).await?;
+    let audit = app.audit(req, Actor::user(&uid));
+    let request = CreateKeyRequest::parse(body(req)?, audit.at)?;
+    let created = service::create_key(&app.store, org_id, request, &audit).await?;
     Ok(json_response(201, &created))
 }
 
@@ -40,12 +51,36 @@ async fn list<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Result<
     let uid = caller_uid(&app.verifier, req).await?;
     let params = query(req);
     let query = parse_list_query(params.iter())?;
-    let page = service::list_keys(&app.store, &uid, org_id, &query).await?;
+    let page = service::list_keys(&app.store, &uid, org_id, &query, app.clock.now_secs()).await?;
     Ok(json_response(200, &page))
 }
 
 async fn revoke<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str, key_id: &str) -> Result<Response<Body>, Error> {
     let uid = caller_uid(&app.verifier, req).await?;
-    service::revoke_key(&app.store, &uid, org_id, key_id).await?;
+    service::revoke_key(&app.store, org_id, key_id, &app.audit(req, Actor::user(&uid))).await?;
     Ok(empty_response(204))
+}
+
+async fn rename<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str, key_id: &str) -> Result<Response<Body>, Error> {
+    let uid = caller_uid(&app.verifier, req).await?;
+    let request = RenameKeyRequest::parse(body(req)?)?;
+    let audit = app.audit(req, Actor::user(&uid));
+    let key = service::rename_key(&app.store, org_id, key_id, &request.name, &audit).await?;
+    Ok(json_response(200, &key))
+}
+
+async fn roll<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str, key_id: &str) -> Result<Response<Body>, Error> {
+    let uid = caller_uid(&app.verifier, req).await?;
+    let audit = app.audit(req, Actor::user(&uid));
+    let request = RollKeyRequest::parse(body(req)?, audit.at)?;
+    let rolled = service::roll_key(&app.store, org_id, key_id, request, &audit).await?;
+    Ok(json_response(201, &rolled))
+}
+
+async fn events<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Result<Response<Body>, Error> {
+    let uid = caller_uid(&app.verifier, req).await?;
+    let params = query(req);
+    let query = parse_events_query(params.iter())?;
+    let page = service::list_events(&app.store, &uid, org_id, &query).await?;
+    Ok(json_response(200, &page))
 }

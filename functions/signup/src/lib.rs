@@ -3,6 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 use overten::Error;
+use overten::audit::Actor;
 use overten::http::{body, caller_uid, finish, json_response, request_id, segments};
 use overten::requests::SignupRequest;
 use overten::service;
@@ -24,7 +25,8 @@ pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
 async fn signup<S: KeyStore>(app: &App<S>, req: &Request) -> Result<(Response<Body>, String), Error> {
     let uid = caller_uid(&app.verifier, req).await?;
     let request = SignupRequest::parse(body(req)?)?;
-    let created = service::signup(&app.store, &uid, request).await?;
+    let audit = app.audit(req, Actor::user(&uid));
+    let created = service::signup(&app.store, &audit, request).await?;
     let org_id = created.org_id.clone();
     Ok((json_response(201, &created), org_id))
 }

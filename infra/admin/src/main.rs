@@ -3,12 +3,14 @@
 //!
 //!   overten-admin org create --name NAME --owner-uid UID   an org as the dashboard makes it
 //!   overten-admin key lookup <raw key | prefix>              which org and key, for a reported leak
-//!   overten-admin key revoke <raw key>                       revoke it now
+//!   overten-admin key revoke <raw key>                       revoke it now (an `operator` event)
 //!
 //! Output is JSON on stdout; errors go to stderr with exit code 1 (2 for usage). A raw key is
 //! never printed back, only its prefix.
 
-use overten::store::{DynamoStore, KeyRecord, KeyStore, NewOrg};
+use overten::audit::{Actor, Audit};
+use overten::service;
+use overten::store::{DynamoStore, KeyRecord, KeyStatus, KeyStore, NewOrg};
 use overten::{ApiKey, Error};
 use serde_json::{Value, json};
 
@@ -103,15 +105,21 @@ async fn run(store: &DynamoStore, command: Command<'_>) -> Result<Value, Error> 
         Command::Revoke(input) => {
             let key = ApiKey::parse(input).map_err(|e| Error::InvalidRequest(format!("not a valid key: {e}")))?;
             let record = store.find_key(&key.hash()).await?.ok_or(Error::KeyNotFound)?;
-            let now = overten::clock::rfc3339(overten::clock::now_secs());
-            store.revoke_key(&record.org_id, None, &record.key_id, &now).await?;
+            // The operator is named by the shell's user; the event says `operator` either way.
+            let who = std::env::var("USER").ok();
+            let request_id = format!("op_{}", overten::api_key::random_base62(20));
+            let audit = Audit::new(Actor::operator(who.as_deref()), &request_id, overten::clock::now_secs());
+            service::revoke_key(store, &record.org_id, &record.key_id, &audit).await?;
             let record = store.find_key(&key.hash()).await?.ok_or(Error::KeyNotFound)?;
             Ok(describe(&record))
         }
     }
 }
 
+/// What support needs about a key: where it stands, why it stopped working, and — for a leaked
+/// key — where it was found and when it was revoked. Never the key or its hash.
 fn describe(key: &KeyRecord) -> Value {
+    let status = KeyStatus::at(key.revoked_at.is_some(), key.expires_at, overten::clock::now_secs());
     json!({
         "org_id": key.org_id,
         "key_id": key.key_id,
@@ -119,8 +127,17 @@ fn describe(key: &KeyRecord) -> Value {
         "prefix": key.prefix,
         "created_at": key.created_at,
         "last_used_at": key.last_used_at.map(overten::clock::rfc3339),
+        "status": status,
+        "expires_at": key.expires_at.map(overten::clock::rfc3339),
         "revoked": key.revoked_at.is_some(),
         "revoked_at": key.revoked_at,
+        "revoked_reason": key.revoked_reason,
+        "rolled_to": key.rolled_to,
+        "leak": key.leaked_url.as_ref().or(key.leaked_source.as_ref()).map(|_| json!({
+            "url": key.leaked_url,
+            "source": key.leaked_source,
+            "revoked_at": key.revoked_at,
+        })),
     })
 }
 

@@ -3,8 +3,9 @@
 //! or failing reads; every write is an error. Nothing that claims to test the store uses it: those tests run on
 //! DynamoDB Local.
 
-use super::{KeyPage, KeyRecord, KeyStore, ListQuery, NewKey, NewOrg};
+use super::{KeyPage, KeyRecord, KeyStore, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
 use crate::api_key::KeyHash;
+use crate::audit::{Audit, Change, EventPage, EventQuery};
 use crate::error::Error;
 
 pub struct FixedStore {
@@ -47,7 +48,12 @@ pub fn sample_record(key_id: &str, revoked: bool) -> KeyRecord {
         prefix: "sk_live_abcd".into(),
         created_at: "2026-01-01T00:00:00Z".into(),
         revoked_at: revoked.then(|| "2026-01-02T00:00:00Z".into()),
+        revoked_reason: revoked.then(|| "revoked".into()),
         last_used_at: None,
+        expires_at: None,
+        rolled_to: None,
+        leaked_url: None,
+        leaked_source: None,
     }
 }
 
@@ -66,10 +72,17 @@ impl KeyStore for FixedStore {
     async fn touch_key(&self, _: &KeyHash, _: i64) -> Result<(), Error> {
         Ok(())
     }
-    async fn create_org_with_key(&self, _: &NewOrg, _: &NewKey) -> Result<(), Error> {
+    async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
+        let mut found = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            found.push(self.find_key(hash).await?);
+        }
+        Ok(found)
+    }
+    async fn create_org_with_key(&self, _: &NewOrg, _: &NewKey, _: &Audit) -> Result<(), Error> {
         Err(not_here())
     }
-    async fn enable_api(&self, _: &str, _: &str, _: &str, _: &NewKey) -> Result<(), Error> {
+    async fn enable_api(&self, _: &str, _: &str, _: &NewKey, _: &Audit) -> Result<(), Error> {
         Err(not_here())
     }
     async fn create_org(&self, _: &NewOrg) -> Result<(), Error> {
@@ -78,13 +91,22 @@ impl KeyStore for FixedStore {
     async fn is_member(&self, _: &str, _: &str) -> Result<bool, Error> {
         Err(not_here())
     }
-    async fn create_key(&self, _: &str, _: &str, _: &NewKey) -> Result<(), Error> {
+    async fn create_key(&self, _: &str, _: &NewKey, _: &Audit) -> Result<(), Error> {
         Err(not_here())
     }
-    async fn list_keys(&self, _: &str, _: &ListQuery) -> Result<KeyPage, Error> {
+    async fn list_keys(&self, _: &str, _: &ListQuery, _: i64) -> Result<KeyPage, Error> {
         Err(not_here())
     }
-    async fn revoke_key(&self, _: &str, _: Option<&str>, _: &str, _: &str) -> Result<(), Error> {
+    async fn revoke_key(&self, _: &str, _: &str, _: &Change, _: &Audit) -> Result<bool, Error> {
+        Err(not_here())
+    }
+    async fn roll_key(&self, _: &str, _: &str, _: &NewKey, _: bool, _: i64, _: &Audit) -> Result<Rolled, Error> {
+        Err(not_here())
+    }
+    async fn rename_key(&self, _: &str, _: &str, _: &str, _: &Audit) -> Result<KeySummary, Error> {
+        Err(not_here())
+    }
+    async fn list_events(&self, _: &str, _: &EventQuery) -> Result<EventPage, Error> {
         Err(not_here())
     }
 }

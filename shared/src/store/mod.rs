@@ -12,12 +12,14 @@ use std::future::Future;
 pub use dynamodb::{DynamoStore, MAX_ORGS_PER_USER, TOUCH_INTERVAL_SECS};
 #[cfg(feature = "testing")]
 pub use fixed::{FixedStore, sample_record};
-pub use records::{KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, NewOrg};
+pub use records::{KeyPage, KeyRecord, KeyStatus, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
 
 use crate::api_key::KeyHash;
+use crate::audit::{Audit, Change, EventPage, EventQuery};
 use crate::error::Error;
 
-/// Most active keys an org may hold.
+/// Most active keys an org may hold (keys in a roll's grace period and expired keys do not
+/// count).
 pub const MAX_ACTIVE_KEYS: usize = 100;
 
 pub trait KeyStore: Send + Sync {
@@ -27,18 +29,28 @@ pub trait KeyStore: Send + Sync {
     /// Sets `last_used_at` to `now` unless another call did so less than a minute ago.
     fn touch_key(&self, hash: &KeyHash, now: i64) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// Signup with `org_name`: org, owner membership, first key and the owner's org count in one
-    /// transaction (`OrgLimitReached` past [`MAX_ORGS_PER_USER`]).
-    fn create_org_with_key(&self, org: &NewOrg, key: &NewKey) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Many keys by hash, in the order given, in as few reads as DynamoDB allows (secret
+    /// scanning).
+    fn find_keys(&self, hashes: &[KeyHash]) -> impl Future<Output = Result<Vec<Option<KeyRecord>>, Error>> + Send;
 
-    /// Signup with `existing_org_id`: turns API access on for an org `uid` is a member of, with its
-    /// first key and webhook secret, in one transaction (`OrgNotFound`, `ApiAlreadyEnabled`).
+    /// Signup with `org_name`: org, owner membership, first key, the owner's org count and the
+    /// `org.created` event in one transaction (`OrgLimitReached` past [`MAX_ORGS_PER_USER`]).
+    fn create_org_with_key(
+        &self,
+        org: &NewOrg,
+        key: &NewKey,
+        audit: &Audit,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Signup with `existing_org_id`: turns API access on for an org the actor is a member of, with
+    /// its first key, webhook secret and `api.enabled` event, in one transaction (`OrgNotFound`,
+    /// `ApiAlreadyEnabled`).
     fn enable_api(
         &self,
         org_id: &str,
-        uid: &str,
         webhook_secret: &str,
         key: &NewKey,
+        audit: &Audit,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// Creates an org the way the dashboard does: the org and its owner, no API access yet.
@@ -47,21 +59,54 @@ pub trait KeyStore: Send + Sync {
     /// Whether `uid` is a member of `org_id` (strongly consistent).
     fn is_member(&self, org_id: &str, uid: &str) -> impl Future<Output = Result<bool, Error>> + Send;
 
-    /// A new key for a member (`OrgNotFound`, `ApiNotEnabled`, `KeyLimitReached`), atomically with
-    /// the membership check and the org's active-key count.
-    fn create_key(&self, org_id: &str, uid: &str, key: &NewKey) -> impl Future<Output = Result<(), Error>> + Send;
+    /// A new key (`OrgNotFound`, `ApiNotEnabled`, `KeyLimitReached`), atomically with the actor's
+    /// membership, the org's active-key count and the `key.created` event. Expired keys are moved
+    /// out of the count first when the limit is met.
+    fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// One page of an org's keys in creation order (strongly consistent); revoked keys are read
-    /// only with `include_revoked`.
-    fn list_keys(&self, org_id: &str, query: &ListQuery) -> impl Future<Output = Result<KeyPage, Error>> + Send;
+    /// One page of an org's keys in creation order (strongly consistent), each with its status at
+    /// `now`; revoked and expired keys only with `include_revoked`.
+    fn list_keys(
+        &self,
+        org_id: &str,
+        query: &ListQuery,
+        now: i64,
+    ) -> impl Future<Output = Result<KeyPage, Error>> + Send;
 
-    /// Revokes a key of `org_id`; idempotent (`KeyNotFound`, `OrgNotFound`). `uid` must be a
-    /// member; `None` is the operator CLI, which needs no membership.
+    /// Revokes a key of `org_id` with its event (`change` is `KeyRevoked` or `KeyLeaked`).
+    /// `Ok(true)` if this call revoked it, `Ok(false)` if it had already ended (no event then).
+    /// A `user` actor must be a member (`OrgNotFound`); `KeyNotFound` for a key not in the org.
     fn revoke_key(
         &self,
         org_id: &str,
-        uid: Option<&str>,
         key_id: &str,
-        now: &str,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
+        change: &Change,
+        audit: &Audit,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// Rolls a key: `new` is created and the old key's end scheduled at `audit.at +
+    /// grace_seconds` (or its own earlier expiry; revoked at once with 0), with the `key.rolled`
+    /// event, in one transaction. With `keep_name` the new key takes the old key's name.
+    /// `KeyAlreadyRolled`, `KeyInactive`, `KeyNotFound`.
+    fn roll_key(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        new: &NewKey,
+        keep_name: bool,
+        grace_seconds: i64,
+        audit: &Audit,
+    ) -> impl Future<Output = Result<Rolled, Error>> + Send;
+
+    /// Renames a key (live or ended) with its `key.renamed` event; the same name writes nothing.
+    fn rename_key(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        name: &str,
+        audit: &Audit,
+    ) -> impl Future<Output = Result<KeySummary, Error>> + Send;
+
+    /// One page of an org's audit events, newest first.
+    fn list_events(&self, org_id: &str, query: &EventQuery) -> impl Future<Output = Result<EventPage, Error>> + Send;
 }

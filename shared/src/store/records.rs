@@ -11,8 +11,24 @@ pub struct KeyRecord {
     pub prefix: String,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// `revoked`, `rolled`, `leaked` or `operator` once revoked.
+    pub revoked_reason: Option<String>,
     /// Seconds since the epoch.
     pub last_used_at: Option<i64>,
+    /// Seconds since the epoch: from this instant on the key is refused.
+    pub expires_at: Option<i64>,
+    /// The key that replaced this one in a roll.
+    pub rolled_to: Option<String>,
+    /// Where secret scanning found the key (`url`, `source`), when it was revoked as leaked.
+    pub leaked_url: Option<String>,
+    pub leaked_source: Option<String>,
+}
+
+impl KeyRecord {
+    /// Whether the key is refused at `now`: revoked, or at or past its `expires_at`.
+    pub fn is_live_at(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+    }
 }
 
 /// A key about to be written. Holds the hash, never the raw key.
@@ -23,6 +39,10 @@ pub struct NewKey {
     pub name: String,
     pub prefix: String,
     pub created_at: String,
+    /// Seconds since the epoch.
+    pub expires_at: Option<i64>,
+    /// The key this one replaces (a roll).
+    pub rolled_from: Option<String>,
 }
 
 /// An org about to be written, with its owner. Its `Debug` redacts the webhook secret.
@@ -48,6 +68,33 @@ impl std::fmt::Debug for NewOrg {
     }
 }
 
+/// Where a key stands, as the listing tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    /// Active, with an `expires_at` (an expiry given at creation, or the end of a roll's grace).
+    Expiring,
+    Expired,
+    Revoked,
+}
+
+impl KeyStatus {
+    pub fn at(revoked: bool, expires_at: Option<i64>, now: i64) -> Self {
+        match expires_at {
+            _ if revoked => KeyStatus::Revoked,
+            Some(at) if at <= now => KeyStatus::Expired,
+            Some(_) => KeyStatus::Expiring,
+            None => KeyStatus::Active,
+        }
+    }
+
+    /// In the default listing (without `include_revoked`).
+    pub fn is_listed_by_default(self) -> bool {
+        matches!(self, KeyStatus::Active | KeyStatus::Expiring)
+    }
+}
+
 /// A key as listed: public fields only.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct KeySummary {
@@ -56,7 +103,12 @@ pub struct KeySummary {
     pub prefix: String,
     pub created_at: String,
     pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
+    pub revoked_reason: Option<String>,
+    pub status: KeyStatus,
+    pub rolled_from: Option<String>,
+    pub rolled_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +117,15 @@ pub struct ListQuery {
     /// The last key id of the previous page.
     pub cursor: Option<String>,
     pub include_revoked: bool,
+}
+
+/// What a roll did to the old key: its end (`old_key_expires_at`; `now` with grace 0, when it
+/// is revoked at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rolled {
+    pub old_key_expires_at: i64,
+    /// The new key's name.
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +139,36 @@ pub struct KeyPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_and_liveness_follow_revocation_and_expiry() {
+        let now = 1_800_000_000;
+        assert_eq!(KeyStatus::at(false, None, now), KeyStatus::Active);
+        assert_eq!(KeyStatus::at(false, Some(now + 1), now), KeyStatus::Expiring);
+        assert_eq!(KeyStatus::at(false, Some(now), now), KeyStatus::Expired, "expired at the instant itself");
+        assert_eq!(KeyStatus::at(true, Some(now + 1), now), KeyStatus::Revoked);
+        assert!(KeyStatus::Expiring.is_listed_by_default() && KeyStatus::Active.is_listed_by_default());
+        assert!(!KeyStatus::Expired.is_listed_by_default() && !KeyStatus::Revoked.is_listed_by_default());
+        let mut record = crate::store::KeyRecord {
+            key_id: "key_1".into(),
+            org_id: "org_1".into(),
+            name: "n".into(),
+            prefix: "sk_live_ab".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            revoked_at: None,
+            revoked_reason: None,
+            last_used_at: None,
+            expires_at: Some(now),
+            rolled_to: None,
+            leaked_url: None,
+            leaked_source: None,
+        };
+        assert!(record.is_live_at(now - 1) && !record.is_live_at(now) && !record.is_live_at(now + 1));
+        record.expires_at = None;
+        assert!(record.is_live_at(now));
+        record.revoked_at = Some("2026-01-02T00:00:00Z".into());
+        assert!(!record.is_live_at(now));
+    }
 
     #[test]
     fn debug_never_shows_the_webhook_secret() {

@@ -1,0 +1,273 @@
+//! Audit events: who changed what in an org, from where. Each change writes its event in the same
+//! DynamoDB transaction as the change itself, so there is no change without its event and no
+//! event without its change. An event never holds a key, a token, a webhook secret or a hash: its
+//! fields are ids, names, times and the caller's request metadata.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::api_key::{base62, random_base62};
+use crate::clock::rfc3339;
+
+/// Events are kept this long (DynamoDB TTL on the event item's `ttl` attribute).
+pub const EVENT_RETENTION_DAYS: i64 = 400;
+
+/// Longest `user_agent` kept in an event (a header can be 8 KiB; an event item stays small).
+pub const MAX_USER_AGENT_CHARS: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorType {
+    /// A member, by Firebase uid.
+    User,
+    /// The operator CLI (`overten-admin`).
+    Operator,
+    /// GitHub's secret-scanning partner program, reporting a leaked key.
+    GithubSecretScanning,
+}
+
+impl ActorType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorType::User => "user",
+            ActorType::Operator => "operator",
+            ActorType::GithubSecretScanning => "github_secret_scanning",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [ActorType::User, ActorType::Operator, ActorType::GithubSecretScanning].into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// Who made a change. A `User` actor is also who must be a member of the org.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    #[serde(rename = "type")]
+    pub kind: ActorType,
+    pub id: Option<String>,
+}
+
+impl Actor {
+    pub fn user(uid: &str) -> Self {
+        Actor { kind: ActorType::User, id: Some(uid.to_owned()) }
+    }
+
+    pub fn operator(who: Option<&str>) -> Self {
+        Actor { kind: ActorType::Operator, id: who.map(str::to_owned) }
+    }
+
+    pub fn github_secret_scanning() -> Self {
+        Actor { kind: ActorType::GithubSecretScanning, id: None }
+    }
+
+    /// The uid whose membership the change needs (`None`: operator and GitHub need none).
+    pub fn member_uid(&self) -> Option<&str> {
+        match self.kind {
+            ActorType::User => self.id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Who, from where and when: what every change carries to its event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    pub actor: Actor,
+    pub request_id: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Seconds since the epoch: the change's time, also the event's.
+    pub at: i64,
+}
+
+impl Audit {
+    pub fn new(actor: Actor, request_id: &str, at: i64) -> Self {
+        Audit { actor, request_id: request_id.to_owned(), source_ip: None, user_agent: None, at }
+    }
+
+    pub fn from(mut self, source_ip: Option<&str>, user_agent: Option<&str>) -> Self {
+        self.source_ip = source_ip.map(str::to_owned);
+        self.user_agent = user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+        self
+    }
+}
+
+/// What changed: the event's type and `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    OrgCreated,
+    ApiEnabled,
+    KeyCreated,
+    KeyRenamed { from: String, to: String },
+    KeyRolled { new_key_id: String, old_key_expires_at: i64 },
+    KeyRevoked { reason: RevokedReason },
+    KeyLeaked { url: Option<String>, source: Option<String> },
+}
+
+impl Change {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Change::OrgCreated => "org.created",
+            Change::ApiEnabled => "api.enabled",
+            Change::KeyCreated => "key.created",
+            Change::KeyRenamed { .. } => "key.renamed",
+            Change::KeyRolled { .. } => "key.rolled",
+            Change::KeyRevoked { .. } => "key.revoked",
+            Change::KeyLeaked { .. } => "key.leaked",
+        }
+    }
+
+    pub fn data(&self) -> Value {
+        match self {
+            Change::OrgCreated | Change::ApiEnabled | Change::KeyCreated => serde_json::json!({}),
+            Change::KeyRenamed { from, to } => serde_json::json!({"from": from, "to": to}),
+            Change::KeyRolled { new_key_id, old_key_expires_at } => {
+                serde_json::json!({"new_key_id": new_key_id, "old_key_expires_at": rfc3339(*old_key_expires_at)})
+            }
+            Change::KeyRevoked { reason } => serde_json::json!({"reason": reason.as_str()}),
+            Change::KeyLeaked { url, source } => serde_json::json!({"url": url, "source": source}),
+        }
+    }
+}
+
+/// Why a key was revoked (`revoked_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokedReason {
+    /// A member's `DELETE`.
+    Revoked,
+    /// A roll with a grace period of 0.
+    Rolled,
+    /// Reported by secret scanning.
+    Leaked,
+    /// The operator CLI.
+    Operator,
+}
+
+impl RevokedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokedReason::Revoked => "revoked",
+            RevokedReason::Rolled => "rolled",
+            RevokedReason::Leaked => "leaked",
+            RevokedReason::Operator => "operator",
+        }
+    }
+
+    /// Keys revoked before reasons were recorded read as `revoked`.
+    pub fn parse(s: Option<&str>) -> Self {
+        match s {
+            Some("rolled") => RevokedReason::Rolled,
+            Some("leaked") => RevokedReason::Leaked,
+            Some("operator") => RevokedReason::Operator,
+            _ => RevokedReason::Revoked,
+        }
+    }
+}
+
+/// An event as `GET /orgs/{org_id}/events` returns it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created_at: String,
+    pub actor: Actor,
+    pub key_id: Option<String>,
+    pub request_id: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub data: Value,
+}
+
+/// `evt_` + 8 base62 digits of the time in milliseconds + 16 random characters: ids sort by
+/// time, so newest-first is the sort key read backwards and a cursor is the last id returned.
+pub fn new_event_id(now_millis: u64) -> String {
+    format!("evt_{}{}", base62(now_millis, 8), random_base62(16))
+}
+
+/// Whether `s` could be an event id (a cursor this API returned).
+pub fn is_valid_event_id(s: &str) -> bool {
+    s.strip_prefix("evt_").is_some_and(|rest| rest.len() == 24 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The `ttl` of an event written at `at`: DynamoDB deletes it some time after this instant.
+pub fn expiry_of_event(at: i64) -> i64 {
+    at + EVENT_RETENTION_DAYS * 86_400
+}
+
+/// `GET /orgs/{org_id}/events`: `limit` 1–100 (default 50), `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventQuery {
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventPage {
+    pub data: Vec<Event>,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_sort_by_time_and_are_recognised() {
+        let a = new_event_id(1_800_000_000_000);
+        let b = new_event_id(1_800_000_000_001);
+        assert!(a < b, "{a} < {b}");
+        assert!(is_valid_event_id(&a));
+        for bad in ["evt_", "key_abc", "evt_short", &format!("{a}x"), &a.replace('_', "-")] {
+            assert!(!is_valid_event_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn events_expire_after_400_days() {
+        assert_eq!(expiry_of_event(0), 400 * 24 * 3600);
+    }
+
+    #[test]
+    fn change_data_is_what_the_contract_names() {
+        let rolled = Change::KeyRolled { new_key_id: "key_new".into(), old_key_expires_at: 0 };
+        assert_eq!(rolled.event_type(), "key.rolled");
+        assert_eq!(rolled.data(), serde_json::json!({"new_key_id": "key_new", "old_key_expires_at": "1970-01-01T00:00:00Z"}));
+        let renamed = Change::KeyRenamed { from: "a".into(), to: "b".into() };
+        assert_eq!((renamed.event_type(), renamed.data()), ("key.renamed", serde_json::json!({"from": "a", "to": "b"})));
+        let revoked = Change::KeyRevoked { reason: RevokedReason::Operator };
+        assert_eq!(revoked.data(), serde_json::json!({"reason": "operator"}));
+        let leaked = Change::KeyLeaked { url: Some("https://github.com/o/r/blob/x".into()), source: Some("commit".into()) };
+        assert_eq!(leaked.event_type(), "key.leaked");
+        assert_eq!(leaked.data()["url"], "https://github.com/o/r/blob/x");
+        for (c, t) in [(Change::OrgCreated, "org.created"), (Change::ApiEnabled, "api.enabled"), (Change::KeyCreated, "key.created")] {
+            assert_eq!((c.event_type(), c.data()), (t, serde_json::json!({})));
+        }
+    }
+
+    #[test]
+    fn reasons_and_actors_round_trip() {
+        for r in [RevokedReason::Revoked, RevokedReason::Rolled, RevokedReason::Leaked, RevokedReason::Operator] {
+            assert_eq!(RevokedReason::parse(Some(r.as_str())), r);
+        }
+        assert_eq!(RevokedReason::parse(None), RevokedReason::Revoked);
+        for a in [ActorType::User, ActorType::Operator, ActorType::GithubSecretScanning] {
+            assert_eq!(ActorType::parse(a.as_str()), Some(a));
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+        assert_eq!(ActorType::parse("root"), None);
+        assert_eq!(Actor::user("u1").member_uid(), Some("u1"));
+        assert_eq!(Actor::operator(Some("ops")).member_uid(), None);
+        assert_eq!(Actor::github_secret_scanning().member_uid(), None);
+    }
+
+    #[test]
+    fn a_long_user_agent_is_cut() {
+        let audit = Audit::new(Actor::user("u"), "r", 0).from(Some("1.2.3.4"), Some(&"x".repeat(1000)));
+        assert_eq!(audit.user_agent.unwrap().len(), MAX_USER_AGENT_CHARS);
+        assert_eq!(audit.source_ip.as_deref(), Some("1.2.3.4"));
+    }
+}

@@ -1,0 +1,89 @@
+//! Audit events: an `EVENT#<event_id>` item in the org's partition of `Orgs`, written inside the
+//! change's own transaction, read newest first, deleted by DynamoDB TTL (`ttl`) after 400 days.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+
+use super::DynamoStore;
+use super::items::{EVENT, Item, event_sk, get_s, n, opt_s, put, s};
+use super::retry::sdk_error;
+use crate::audit::{Actor, ActorType, Audit, Change, Event, EventPage, EventQuery, expiry_of_event, new_event_id};
+use crate::clock::{now_millis, rfc3339};
+use crate::error::Error;
+
+impl DynamoStore {
+    /// The event of `change` to `key_id` (if any), as one more item of the change's transaction.
+    pub(super) fn event_put(
+        &self,
+        org_id: &str,
+        key_id: Option<&str>,
+        change: &Change,
+        audit: &Audit,
+    ) -> Result<TransactWriteItem, Error> {
+        let id = new_event_id(now_millis());
+        let mut item = self.org_key(org_id, event_sk(&id));
+        item.extend([
+            ("id".to_owned(), s(&id)),
+            ("type".to_owned(), s(change.event_type())),
+            ("created_at".to_owned(), s(&rfc3339(audit.at))),
+            ("actor_type".to_owned(), s(audit.actor.kind.as_str())),
+            ("request_id".to_owned(), s(&audit.request_id)),
+            ("data".to_owned(), s(&change.data().to_string())),
+            ("ttl".to_owned(), n(expiry_of_event(audit.at))),
+        ]);
+        let optional = [
+            ("actor_id", audit.actor.id.as_deref()),
+            ("key_id", key_id),
+            ("source_ip", audit.source_ip.as_deref()),
+            ("user_agent", audit.user_agent.as_deref()),
+        ];
+        item.extend(optional.into_iter().filter_map(|(name, value)| Some((name.to_owned(), s(value?)))));
+        put(&self.tables.orgs, item, "attribute_not_exists(sk)")
+    }
+
+    pub(super) async fn query_events(&self, org_id: &str, query: &EventQuery) -> Result<EventPage, Error> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.orgs)
+            .consistent_read(true)
+            .key_condition_expression("org_id = :org AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":org", s(org_id))
+            .expression_attribute_values(":prefix", s(EVENT))
+            // Event ids sort by time: newest first is the run read backwards.
+            .scan_index_forward(false)
+            .limit(query.limit as i32 + 1)
+            .set_exclusive_start_key(query.cursor.as_deref().map(|id| self.org_key(org_id, event_sk(id))))
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let mut items = out.items.unwrap_or_default();
+        let has_more = items.len() > query.limit;
+        items.truncate(query.limit);
+        let data = items.iter().map(event).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if has_more { data.last().map(|e| e.id.clone()) } else { None };
+        Ok(EventPage { data, has_more, next_cursor })
+    }
+}
+
+fn event(item: &Item) -> Result<Event, Error> {
+    let kind = get_s(item, "actor_type")?;
+    let actor = Actor {
+        kind: ActorType::parse(&kind).ok_or_else(|| Error::Internal(format!("unknown actor type {kind}")))?,
+        id: opt_s(item, "actor_id"),
+    };
+    let data = match item.get("data") {
+        Some(AttributeValue::S(text)) => serde_json::from_str(text).map_err(|e| Error::Internal(e.to_string()))?,
+        _ => serde_json::json!({}),
+    };
+    Ok(Event {
+        id: get_s(item, "id")?,
+        kind: get_s(item, "type")?,
+        created_at: get_s(item, "created_at")?,
+        actor,
+        key_id: opt_s(item, "key_id"),
+        request_id: get_s(item, "request_id")?,
+        source_ip: opt_s(item, "source_ip"),
+        user_agent: opt_s(item, "user_agent"),
+        data,
+    })
+}

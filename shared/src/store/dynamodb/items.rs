@@ -1,0 +1,125 @@
+//! DynamoDB item shapes: sort keys, attribute helpers, and items read back as records.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+
+use super::retry::build_error;
+use crate::clock::rfc3339;
+use crate::error::Error;
+use crate::store::records::{KeyRecord, KeyStatus, KeySummary};
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+pub(super) const META: &str = "META";
+/// A key that has not ended: active, expiring, or expired but not yet moved (see `retire`).
+pub(super) const ACTIVE: &str = "KEY#";
+/// A key that ended: revoked, or expired and moved out of the active run.
+pub(super) const REVOKED: &str = "REVOKED#";
+pub(super) const EVENT: &str = "EVENT#";
+
+/// On an active-run item: it no longer counts toward the org's `active_keys` (a rolled key
+/// during its grace period).
+pub(super) const RELEASED: &str = "released";
+
+pub(super) fn member_sk(uid: &str) -> String {
+    format!("MEMBER#{uid}")
+}
+
+pub(super) fn key_sk(key_id: &str) -> String {
+    format!("{ACTIVE}{key_id}")
+}
+
+pub(super) fn revoked_sk(key_id: &str) -> String {
+    format!("{REVOKED}{key_id}")
+}
+
+pub(super) fn event_sk(event_id: &str) -> String {
+    format!("{EVENT}{event_id}")
+}
+
+/// The partition of one person's own items (their org count); never a valid org id.
+pub(super) fn user_pk(uid: &str) -> String {
+    format!("USER#{uid}")
+}
+
+pub(super) fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, Error> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .build()
+        .map_err(build_error)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+pub(super) fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+pub(super) fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(super) fn get_s(item: &Item, name: &str) -> Result<String, Error> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v.clone()),
+        _ => Err(Error::Internal(format!("item lacks string attribute {name}"))),
+    }
+}
+
+pub(super) fn opt_s(item: &Item, name: &str) -> Option<String> {
+    get_s(item, name).ok()
+}
+
+pub(super) fn get_n(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+/// An `ApiKeys` item as the hot path reads it.
+pub(super) fn key_record(item: &Item) -> Result<KeyRecord, Error> {
+    Ok(KeyRecord {
+        key_id: get_s(item, "key_id")?,
+        org_id: get_s(item, "org_id")?,
+        name: get_s(item, "name")?,
+        prefix: get_s(item, "prefix")?,
+        created_at: get_s(item, "created_at")?,
+        revoked_at: opt_s(item, "revoked_at"),
+        revoked_reason: opt_s(item, "revoked_reason"),
+        last_used_at: get_n(item, "last_used_at"),
+        expires_at: get_n(item, "expires_at"),
+        rolled_to: opt_s(item, "rolled_to"),
+        leaked_url: opt_s(item, "leaked_url"),
+        leaked_source: opt_s(item, "leaked_source"),
+    })
+}
+
+/// An `Orgs` key item (`KEY#` or `REVOKED#`) as listed at `now`.
+pub(super) fn key_summary(item: &Item, last_used_at: Option<i64>, now: i64) -> Result<KeySummary, Error> {
+    let revoked_at = opt_s(item, "revoked_at");
+    let expires_at = get_n(item, "expires_at");
+    let status = KeyStatus::at(revoked_at.is_some(), expires_at, now);
+    Ok(KeySummary {
+        id: get_s(item, "key_id")?,
+        name: get_s(item, "name")?,
+        prefix: get_s(item, "prefix")?,
+        created_at: get_s(item, "created_at")?,
+        last_used_at: last_used_at.map(rfc3339),
+        expires_at: expires_at.map(rfc3339),
+        revoked_reason: revoked_at
+            .as_ref()
+            .map(|_| crate::audit::RevokedReason::parse(opt_s(item, "revoked_reason").as_deref()).as_str().to_owned()),
+        revoked_at,
+        status,
+        rolled_from: opt_s(item, "rolled_from"),
+        rolled_to: opt_s(item, "rolled_to"),
+    })
+}
+
+/// Whether an active-run item still counts toward `active_keys`.
+pub(super) fn counts(item: &Item) -> bool {
+    !item.contains_key(RELEASED)
+}

@@ -1,0 +1,392 @@
+//! A key's life after creation: listing, revoking, rolling, renaming, and moving expired keys out
+//! of the active run so they stop counting toward the 100-key limit.
+//!
+//! The count rule: `META.active_keys` is the number of `KEY#` items without `released`. A roll
+//! releases the old key (it ends at its grace period) and adds the new one, so a roll leaves the
+//! count as it is and never meets the limit. An expired key still counts until `retire_expired`
+//! moves it to `REVOKED#`: a create that meets the limit does so first, and so does a listing that
+//! met an expired key, so expired keys stop counting the moment a create needs their room.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+
+use super::DynamoStore;
+use super::items::{
+    ACTIVE, Item, META, RELEASED, REVOKED, counts, get_n, get_s, key_sk, key_summary, n, put, revoked_sk, s,
+};
+use super::retry::{build_error, describe, failed};
+use crate::audit::{Audit, Change, RevokedReason};
+use crate::clock::rfc3339;
+use crate::error::Error;
+use crate::store::records::{KeyPage, KeySummary, ListQuery, NewKey, Rolled};
+
+/// How often a revoke, roll or rename re-reads the key when it changed between the read and the
+/// transaction (a concurrent call); past that, 503.
+const CHANGED_RETRIES: usize = 3;
+
+/// Expired keys moved per transaction (two items each, plus the count: within DynamoDB's limit).
+const RETIRE_CHUNK: usize = 12;
+
+impl DynamoStore {
+    pub(super) async fn list_keys_at(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {
+        let want = query.limit + 1;
+        let cursor = query.cursor.as_deref();
+        // The default listing leaves expired keys out on the server side (they still cost reads,
+        // once: a listing that met one moves them out of the active run).
+        let live_only = (!query.include_revoked).then_some(now);
+        let (mut items, mut read_units, skipped) = self.query_keys(org_id, ACTIVE, cursor, want, live_only).await?;
+        if query.include_revoked {
+            // Two sorted runs (active, ended), merged in creation order (key ids sort by time).
+            let (ended, units, _) = self.query_keys(org_id, REVOKED, cursor, want, None).await?;
+            read_units += units;
+            items.extend(ended);
+            items.sort_by_key(|item| get_s(item, "key_id").ok());
+        }
+        let has_more = items.len() > query.limit;
+        items.truncate(query.limit);
+        let (last_used, units) =
+            self.last_used(items.iter().filter_map(|i| get_s(i, "key_hash").ok()).collect()).await?;
+        read_units += units;
+        let data = items
+            .iter()
+            .map(|item| {
+                let hash = get_s(item, "key_hash")?;
+                key_summary(item, last_used.get(&hash).copied(), now)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        if skipped > 0 {
+            // Housekeeping never fails a listing.
+            if let Err(err) = self.retire_expired(org_id, now).await {
+                tracing::warn!(org_id, error = %err, "could not move expired keys out of the active run");
+            }
+        }
+        let next_cursor = if has_more { data.last().map(|k| k.id.clone()) } else { None };
+        Ok(KeyPage { data, next_cursor, read_units })
+    }
+
+    /// Moves the org's expired `KEY#` items to `REVOKED#` (no `revoked_at`: they read as
+    /// `expired`) and takes the counted ones off `active_keys`. Returns how many it moved.
+    pub(super) async fn retire_expired(&self, org_id: &str, now: i64) -> Result<usize, Error> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.orgs)
+            .consistent_read(true)
+            .key_condition_expression("org_id = :org AND begins_with(sk, :prefix)")
+            .filter_expression("expires_at <= :now")
+            .expression_attribute_values(":org", s(org_id))
+            .expression_attribute_values(":prefix", s(ACTIVE))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await
+            .map_err(|e| super::retry::sdk_error("Query", e))?;
+        let mut moved = 0;
+        for chunk in out.items.unwrap_or_default().chunks(RETIRE_CHUNK) {
+            let mut ops = Vec::with_capacity(chunk.len() * 2 + 1);
+            let mut counted = 0;
+            for item in chunk {
+                let key_id = get_s(item, "key_id")?;
+                let expires_at = get_n(item, "expires_at").unwrap_or(now);
+                counted += i64::from(counts(item));
+                // Unchanged since the read: still there, same end, same counting.
+                let condition = if counts(item) {
+                    "attribute_exists(sk) AND expires_at = :exp AND attribute_not_exists(released)"
+                } else {
+                    "attribute_exists(sk) AND expires_at = :exp AND attribute_exists(released)"
+                };
+                let remove = Delete::builder()
+                    .table_name(&self.tables.orgs)
+                    .set_key(Some(self.org_key(org_id, key_sk(&key_id))))
+                    .condition_expression(condition)
+                    .expression_attribute_values(":exp", n(expires_at))
+                    .build()
+                    .map_err(build_error)?;
+                let mut ended = item.clone();
+                ended.insert("sk".to_owned(), AttributeValue::S(revoked_sk(&key_id)));
+                ended.remove(RELEASED);
+                ops.push(TransactWriteItem::builder().delete(remove).build());
+                ops.push(put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?);
+            }
+            if counted > 0 {
+                ops.push(self.count_change(org_id, -counted)?);
+            }
+            match self.transact(ops).await? {
+                Ok(()) => moved += chunk.len(),
+                // A concurrent revoke or retirement got there first; the next one finishes.
+                Err(reasons) => tracing::info!(org_id, reasons = %describe(&reasons), "expired keys changed meanwhile"),
+            }
+        }
+        Ok(moved)
+    }
+
+    /// `active_keys` += `delta` on the org's `META` item.
+    pub(super) fn count_change(&self, org_id: &str, delta: i64) -> Result<TransactWriteItem, Error> {
+        let update = Update::builder()
+            .table_name(&self.tables.orgs)
+            .set_key(Some(self.org_key(org_id, META.to_owned())))
+            .update_expression("SET active_keys = active_keys + :delta")
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_values(":delta", n(delta))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The key's `KEY#` item, or else whether it ended (`REVOKED#`): `Err(KeyNotFound)` when
+    /// neither exists.
+    async fn key_item(&self, org_id: &str, key_id: &str) -> Result<Result<Item, Item>, Error> {
+        if let Some(item) = self.get_org_item(org_id, key_sk(key_id)).await? {
+            return Ok(Ok(item));
+        }
+        match self.get_org_item(org_id, revoked_sk(key_id)).await? {
+            Some(ended) => Ok(Err(ended)),
+            None => Err(Error::KeyNotFound),
+        }
+    }
+
+    /// `Ok(true)` when this call revoked the key, `Ok(false)` when it had already ended.
+    pub(super) async fn revoke(&self, org_id: &str, key_id: &str, change: &Change, audit: &Audit) -> Result<bool, Error> {
+        let (reason, leak) = match change {
+            Change::KeyRevoked { reason } => (*reason, None),
+            Change::KeyLeaked { url, source } => (RevokedReason::Leaked, Some((url, source))),
+            other => return Err(Error::Internal(format!("not a revocation: {}", other.event_type()))),
+        };
+        let now = rfc3339(audit.at);
+        for _ in 0..CHANGED_RETRIES {
+            // Revoking is idempotent: a key that already ended is done.
+            let Ok(item) = self.key_item(org_id, key_id).await? else { return Ok(false) };
+            let hash = get_s(&item, "key_hash")?;
+            let condition = if counts(&item) {
+                "attribute_exists(sk) AND attribute_not_exists(released)"
+            } else {
+                "attribute_exists(sk) AND attribute_exists(released)"
+            };
+            let remove_active = Delete::builder()
+                .table_name(&self.tables.orgs)
+                .set_key(Some(self.org_key(org_id, key_sk(key_id))))
+                .condition_expression(condition)
+                .build()
+                .map_err(build_error)?;
+            let mut ended = item.clone();
+            ended.insert("sk".to_owned(), AttributeValue::S(revoked_sk(key_id)));
+            ended.remove(RELEASED);
+            ended.insert("revoked_at".to_owned(), s(&now));
+            ended.insert("revoked_reason".to_owned(), s(reason.as_str()));
+            // The org condition is what stops a revoke through another org.
+            let mut mark = Update::builder()
+                .table_name(&self.tables.api_keys)
+                .key("key_hash", s(&hash))
+                .condition_expression("org_id = :org AND key_id = :key")
+                .expression_attribute_values(":now", s(&now))
+                .expression_attribute_values(":reason", s(reason.as_str()))
+                .expression_attribute_values(":org", s(org_id))
+                .expression_attribute_values(":key", s(key_id));
+            let mut set = "SET revoked_at = :now, revoked_reason = :reason".to_owned();
+            if let Some((url, source)) = leak {
+                for (name, value) in [("leaked_url", url), ("leaked_source", source)] {
+                    if let Some(value) = value {
+                        set.push_str(&format!(", {name} = :{name}"));
+                        mark = mark.expression_attribute_values(format!(":{name}"), s(value));
+                    }
+                }
+            }
+            let mark = mark.update_expression(set).build().map_err(build_error)?;
+            let mut items = Vec::with_capacity(6);
+            if let Some(uid) = audit.actor.member_uid() {
+                items.push(self.member_check(org_id, uid)?);
+            }
+            let first = items.len();
+            items.extend([
+                TransactWriteItem::builder().delete(remove_active).build(),
+                put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?,
+                TransactWriteItem::builder().update(mark).build(),
+                self.event_put(org_id, Some(key_id), change, audit)?,
+            ]);
+            if counts(&item) {
+                items.push(self.count_change(org_id, -1)?);
+            }
+            let Err(reasons) = self.transact(items).await? else { return Ok(true) };
+            if first == 1 && failed(&reasons, 0) {
+                return Err(Error::OrgNotFound);
+            }
+            if failed(&reasons, first + 2) {
+                return Err(Error::KeyNotFound);
+            }
+            if !(failed(&reasons, first) || failed(&reasons, first + 1)) {
+                return Err(Error::Internal(format!("revoke transaction cancelled: {}", describe(&reasons))));
+            }
+            // Changed meanwhile (revoked, rolled or retired by another call): read it again.
+        }
+        Err(Error::Unavailable(format!("key {key_id} kept changing during revoke")))
+    }
+
+    pub(super) async fn roll(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        new: &NewKey,
+        keep_name: bool,
+        grace_seconds: i64,
+        audit: &Audit,
+    ) -> Result<Rolled, Error> {
+        let now = audit.at;
+        let mut new = new.clone();
+        for _ in 0..CHANGED_RETRIES {
+            let item = match self.key_item(org_id, key_id).await? {
+                Ok(item) => item,
+                Err(ended) if ended.contains_key("rolled_to") => return Err(Error::KeyAlreadyRolled),
+                Err(_) => return Err(Error::KeyInactive),
+            };
+            if item.contains_key("rolled_to") {
+                return Err(Error::KeyAlreadyRolled);
+            }
+            let own_end = get_n(&item, "expires_at");
+            if own_end.is_some_and(|at| at <= now) {
+                return Err(Error::KeyInactive);
+            }
+            let end = own_end.map_or(now + grace_seconds, |at| at.min(now + grace_seconds));
+            let hash = get_s(&item, "key_hash")?;
+            if keep_name {
+                new.name = get_s(&item, "name")?;
+            }
+            let mut items = Vec::with_capacity(7);
+            if let Some(uid) = audit.actor.member_uid() {
+                items.push(self.member_check(org_id, uid)?);
+            }
+            let first = items.len();
+            // Only a key that is still there, not rolled and not expired may be rolled.
+            let rollable = "attribute_exists(sk) AND attribute_not_exists(rolled_to) AND attribute_not_exists(released) \
+                            AND (attribute_not_exists(expires_at) OR expires_at > :now)";
+            let mark_key = Update::builder()
+                .table_name(&self.tables.api_keys)
+                .key("key_hash", s(&hash))
+                .condition_expression("org_id = :org AND key_id = :key AND attribute_not_exists(revoked_at)")
+                .expression_attribute_values(":org", s(org_id))
+                .expression_attribute_values(":key", s(key_id))
+                .expression_attribute_values(":to", s(&new.key_id));
+            if grace_seconds == 0 {
+                // Revoked at once: the old key leaves the active run (-1), the new one joins (+1).
+                let remove = Delete::builder()
+                    .table_name(&self.tables.orgs)
+                    .set_key(Some(self.org_key(org_id, key_sk(key_id))))
+                    .condition_expression(rollable)
+                    .expression_attribute_values(":now", n(now))
+                    .build()
+                    .map_err(build_error)?;
+                let mut ended = item.clone();
+                ended.insert("sk".to_owned(), AttributeValue::S(revoked_sk(key_id)));
+                ended.insert("revoked_at".to_owned(), s(&rfc3339(now)));
+                ended.insert("revoked_reason".to_owned(), s(RevokedReason::Rolled.as_str()));
+                ended.insert("rolled_to".to_owned(), s(&new.key_id));
+                let mark_key = mark_key
+                    .update_expression("SET revoked_at = :now, revoked_reason = :reason, rolled_to = :to")
+                    .expression_attribute_values(":now", s(&rfc3339(now)))
+                    .expression_attribute_values(":reason", s(RevokedReason::Rolled.as_str()))
+                    .build()
+                    .map_err(build_error)?;
+                items.extend([
+                    TransactWriteItem::builder().delete(remove).build(),
+                    TransactWriteItem::builder().update(mark_key).build(),
+                    put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?,
+                ]);
+            } else {
+                // Released: it stops counting now (-1) and the new key counts (+1).
+                let schedule = Update::builder()
+                    .table_name(&self.tables.orgs)
+                    .set_key(Some(self.org_key(org_id, key_sk(key_id))))
+                    .update_expression("SET rolled_to = :to, released = :true, expires_at = :end")
+                    .condition_expression(rollable)
+                    .expression_attribute_values(":to", s(&new.key_id))
+                    .expression_attribute_values(":true", AttributeValue::Bool(true))
+                    .expression_attribute_values(":end", n(end))
+                    .expression_attribute_values(":now", n(now))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .build()
+                    .map_err(build_error)?;
+                let mark_key = mark_key
+                    .update_expression("SET expires_at = :end, rolled_to = :to")
+                    .expression_attribute_values(":end", n(end))
+                    .build()
+                    .map_err(build_error)?;
+                items.extend([
+                    TransactWriteItem::builder().update(schedule).build(),
+                    TransactWriteItem::builder().update(mark_key).build(),
+                ]);
+            }
+            items.extend(self.key_puts(org_id, &new)?);
+            let old_key_expires_at = if grace_seconds == 0 { now } else { end };
+            let change = Change::KeyRolled { new_key_id: new.key_id.clone(), old_key_expires_at };
+            items.push(self.event_put(org_id, Some(key_id), &change, audit)?);
+            let Err(reasons) = self.transact(items).await? else { return Ok(Rolled { old_key_expires_at, name: new.name }) };
+            if first == 1 && failed(&reasons, 0) {
+                return Err(Error::OrgNotFound);
+            }
+            if !(failed(&reasons, first) || failed(&reasons, first + 1)) {
+                return Err(Error::Internal(format!("roll transaction cancelled: {}", describe(&reasons))));
+            }
+            // Rolled, revoked or expired by another call meanwhile: the next read says which.
+        }
+        Err(Error::Unavailable(format!("key {key_id} kept changing during roll")))
+    }
+
+    pub(super) async fn rename(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
+        for _ in 0..CHANGED_RETRIES {
+            let (sk, item) = match self.key_item(org_id, key_id).await? {
+                Ok(item) => (key_sk(key_id), item),
+                Err(ended) => (revoked_sk(key_id), ended),
+            };
+            let hash = get_s(&item, "key_hash")?;
+            let from = get_s(&item, "name")?;
+            let mut renamed = item.clone();
+            renamed.insert("name".to_owned(), s(name));
+            let (last_used, _) = self.last_used(vec![hash.clone()]).await?;
+            let summary = key_summary(&renamed, last_used.get(&hash).copied(), audit.at)?;
+            if from == name {
+                // Nothing changes, so nothing is written and no event is recorded.
+                return Ok(summary);
+            }
+            let mut items = Vec::with_capacity(4);
+            if let Some(uid) = audit.actor.member_uid() {
+                items.push(self.member_check(org_id, uid)?);
+            }
+            let first = items.len();
+            let org_item = Update::builder()
+                .table_name(&self.tables.orgs)
+                .set_key(Some(self.org_key(org_id, sk)))
+                .update_expression("SET #name = :to")
+                .condition_expression("attribute_exists(sk) AND #name = :from")
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_values(":to", s(name))
+                .expression_attribute_values(":from", s(&from))
+                .build()
+                .map_err(build_error)?;
+            let key_item = Update::builder()
+                .table_name(&self.tables.api_keys)
+                .key("key_hash", s(&hash))
+                .update_expression("SET #name = :to")
+                .condition_expression("org_id = :org AND key_id = :key")
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_values(":to", s(name))
+                .expression_attribute_values(":org", s(org_id))
+                .expression_attribute_values(":key", s(key_id))
+                .build()
+                .map_err(build_error)?;
+            let change = Change::KeyRenamed { from, to: name.to_owned() };
+            items.extend([
+                TransactWriteItem::builder().update(org_item).build(),
+                TransactWriteItem::builder().update(key_item).build(),
+                self.event_put(org_id, Some(key_id), &change, audit)?,
+            ]);
+            let Err(reasons) = self.transact(items).await? else { return Ok(summary) };
+            if first == 1 && failed(&reasons, 0) {
+                return Err(Error::OrgNotFound);
+            }
+            if failed(&reasons, first + 1) {
+                return Err(Error::KeyNotFound);
+            }
+            if !failed(&reasons, first) {
+                return Err(Error::Internal(format!("rename transaction cancelled: {}", describe(&reasons))));
+            }
+        }
+        Err(Error::Unavailable(format!("key {key_id} kept changing during rename")))
+    }
+}

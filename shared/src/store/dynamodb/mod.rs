@@ -1,0 +1,462 @@
+//! The DynamoDB adapter of [`KeyStore`].
+//!
+//! `ApiKeys` (partition key `key_hash`) serves the hot path; `Orgs` (partition key `org_id`, sort
+//! key `sk` = `META` | `MEMBER#<uid>` | `KEY#<key_id>` for a key that has not ended |
+//! `REVOKED#<key_id>` once it ended (revoked, or expired and moved) | `EVENT#<event_id>` for its
+//! audit events) holds everything per org, and one `USER#<uid>`/`ORG_COUNT` item per person
+//! counts the orgs they created by signup. Ending moves a key from `KEY#` to `REVOKED#`, so
+//! listing live keys never reads an ended one. Writes that belong together, and the event that
+//! records them, are one `TransactWriteItems` whose conditions make them all-or-nothing.
+
+mod batch;
+mod events;
+mod items;
+mod lifecycle;
+mod retry;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use self::items::{Item, META, get_n, get_s, key_record, key_sk, member_sk, n, put, s, user_pk};
+pub(crate) use self::retry::sdk_error;
+use self::retry::{RetryBudget, build_error, describe, failed, retry_transaction};
+use super::records::{KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
+use super::{KeyStore, MAX_ACTIVE_KEYS};
+use crate::api_key::KeyHash;
+use crate::audit::{Audit, Change, EventPage, EventQuery};
+use crate::config::Tables;
+use crate::error::Error;
+
+/// `last_used_at` is written at most this often per key, so the hot path stays one read.
+pub const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// Most orgs one person (Firebase uid) may create with `POST /signup` + `org_name`.
+pub const MAX_ORGS_PER_USER: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+    retry_budget: Duration,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        DynamoStore { client, tables, retry_budget: crate::config::DynamoTimeouts::MANAGEMENT.retry_budget }
+    }
+
+    /// How long our own retries (conflicts, throttled transactions) may go on.
+    pub fn with_retry_budget(mut self, budget: Duration) -> Self {
+        self.retry_budget = budget;
+        self
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    fn org_key(&self, org_id: &str, sk: String) -> Item {
+        HashMap::from([("org_id".to_owned(), s(org_id)), ("sk".to_owned(), AttributeValue::S(sk))])
+    }
+
+    fn member_check(&self, org_id: &str, uid: &str) -> Result<TransactWriteItem, Error> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.tables.orgs)
+            .set_key(Some(self.org_key(org_id, member_sk(uid))))
+            .condition_expression("attribute_exists(sk)")
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// The `KEY#` item in `Orgs` and the `ApiKeys` item of a new key, each refused if it exists.
+    fn key_puts(&self, org_id: &str, key: &NewKey) -> Result<[TransactWriteItem; 2], Error> {
+        let mut org_item = self.org_key(org_id, key_sk(&key.key_id));
+        org_item.extend([
+            ("key_id".to_owned(), s(&key.key_id)),
+            ("key_hash".to_owned(), s(key.hash.as_str())),
+            ("name".to_owned(), s(&key.name)),
+            ("prefix".to_owned(), s(&key.prefix)),
+            ("created_at".to_owned(), s(&key.created_at)),
+        ]);
+        let mut key_item = HashMap::from([
+            ("key_hash".to_owned(), s(key.hash.as_str())),
+            ("key_id".to_owned(), s(&key.key_id)),
+            ("org_id".to_owned(), s(org_id)),
+            ("name".to_owned(), s(&key.name)),
+            ("prefix".to_owned(), s(&key.prefix)),
+            ("created_at".to_owned(), s(&key.created_at)),
+        ]);
+        if let Some(at) = key.expires_at {
+            // On both items: the hot path reads it from ApiKeys, the listing from Orgs.
+            org_item.insert("expires_at".to_owned(), n(at));
+            key_item.insert("expires_at".to_owned(), n(at));
+        }
+        if let Some(from) = &key.rolled_from {
+            org_item.insert("rolled_from".to_owned(), s(from));
+        }
+        Ok([
+            put(&self.tables.orgs, org_item, "attribute_not_exists(sk)")?,
+            put(&self.tables.api_keys, key_item, "attribute_not_exists(key_hash)")?,
+        ])
+    }
+
+    /// Runs a transaction, retrying conflicts and throttling. `Ok(Err(reasons))` when a condition
+    /// failed.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<CancellationReason>>, Error> {
+        let send = || self.client.transact_write_items().set_transact_items(Some(items.clone())).send();
+        retry_transaction(send, self.retry_budget).await
+    }
+
+    /// Up to `want` items of one sort-key run (`KEY#` or `REVOKED#`) after the key id `after`, in
+    /// key-id order; with `live_at`, only items not expired at that instant. Also returns the
+    /// read capacity the queries consumed and how many items the filter left out.
+    async fn query_keys(
+        &self,
+        org_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        want: usize,
+        live_at: Option<i64>,
+    ) -> Result<(Vec<Item>, f64, usize), Error> {
+        let mut items: Vec<Item> = Vec::new();
+        let mut units = 0.0;
+        let mut skipped = 0;
+        let mut start = after.map(|id| self.org_key(org_id, format!("{prefix}{id}")));
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.tables.orgs)
+                .consistent_read(true)
+                .key_condition_expression("org_id = :org AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":org", s(org_id))
+                .expression_attribute_values(":prefix", s(prefix))
+                .limit((want - items.len()) as i32)
+                .set_exclusive_start_key(start.take())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            if let Some(now) = live_at {
+                query = query
+                    .filter_expression("attribute_not_exists(expires_at) OR expires_at > :now")
+                    .expression_attribute_values(":now", n(now));
+            }
+            let out = query.send().await.map_err(|e| sdk_error("Query", e))?;
+            units += out.consumed_capacity.and_then(|c| c.capacity_units).unwrap_or(0.0);
+            let found = out.items.unwrap_or_default();
+            skipped += (out.scanned_count.max(0) as usize).saturating_sub(found.len());
+            items.extend(found);
+            match out.last_evaluated_key {
+                Some(last) if items.len() < want => start = Some(last),
+                _ => return Ok((items, units, skipped)),
+            }
+        }
+    }
+
+    async fn get_org_item(&self, org_id: &str, sk: String) -> Result<Option<Item>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.orgs)
+            .set_key(Some(self.org_key(org_id, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// `last_used_at` of each hash, read consistently from `ApiKeys`.
+    async fn last_used(&self, hashes: Vec<String>) -> Result<(HashMap<String, i64>, f64), Error> {
+        let mut found = HashMap::new();
+        let mut units = 0.0;
+        if hashes.is_empty() {
+            return Ok((found, units));
+        }
+        let keys = hashes.into_iter().map(|h| HashMap::from([("key_hash".to_owned(), AttributeValue::S(h))])).collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .projection_expression("key_hash, last_used_at")
+                .build()
+                .map_err(build_error)?,
+        );
+        let mut retries = RetryBudget::new(self.retry_budget);
+        while let Some(keys) = request.take() {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.tables.api_keys, keys)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| sdk_error("BatchGetItem", e))?;
+            units += out.consumed_capacity.unwrap_or_default().iter().filter_map(|c| c.capacity_units).sum::<f64>();
+            for item in out.responses.unwrap_or_default().remove(&self.tables.api_keys).unwrap_or_default() {
+                if let (Ok(hash), Some(at)) = (get_s(&item, "key_hash"), get_n(&item, "last_used_at")) {
+                    found.insert(hash, at);
+                }
+            }
+            request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.tables.api_keys));
+            if request.is_some() && !retries.wait().await {
+                return Err(Error::Unavailable("BatchGetItem left keys unprocessed".into()));
+            }
+        }
+        Ok((found, units))
+    }
+}
+
+impl KeyStore for DynamoStore {
+    async fn find_key(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.api_keys)
+            .key("key_hash", s(hash.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        out.item.as_ref().map(key_record).transpose()
+    }
+
+    async fn touch_key(&self, hash: &KeyHash, now: i64) -> Result<(), Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.api_keys)
+            .key("key_hash", s(hash.as_str()))
+            .update_expression("SET last_used_at = :now")
+            .condition_expression(
+                "attribute_exists(key_hash) AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)",
+            )
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":stale", n(now - TOUCH_INTERVAL_SECS))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Another invocation touched it first: that is the point of the condition.
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err) => Err(sdk_error("UpdateItem", err)),
+        }
+    }
+
+    async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey, audit: &Audit) -> Result<(), Error> {
+        // The person's org count goes up in the same transaction, so the cap holds under retries
+        // and parallel signups alike.
+        let count = Update::builder()
+            .table_name(&self.tables.orgs)
+            .set_key(Some(self.org_key(&user_pk(&org.owner_uid), "ORG_COUNT".to_owned())))
+            .update_expression("SET orgs_created = if_not_exists(orgs_created, :zero) + :one")
+            .condition_expression("attribute_not_exists(orgs_created) OR orgs_created < :max")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(MAX_ORGS_PER_USER as i64))
+            .build()
+            .map_err(build_error)?;
+        let mut items = vec![TransactWriteItem::builder().update(count).build()];
+        items.extend(self.org_puts(org, Some(1))?);
+        items.extend(self.key_puts(&org.org_id, key)?);
+        items.push(self.event_put(&org.org_id, Some(&key.key_id), &Change::OrgCreated, audit)?);
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) if failed(&reasons, 0) => Err(Error::OrgLimitReached(MAX_ORGS_PER_USER)),
+            // 131-bit keys and 143-bit org ids do not collide; if they ever do, nothing was written.
+            Err(reasons) => Err(Error::Internal(format!("signup transaction cancelled: {}", describe(&reasons)))),
+        }
+    }
+
+    async fn enable_api(&self, org_id: &str, webhook_secret: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
+        let uid = audit.actor.member_uid().ok_or(Error::OrgNotFound)?;
+        let enable = Update::builder()
+            .table_name(&self.tables.orgs)
+            .set_key(Some(self.org_key(org_id, META.to_owned())))
+            .update_expression(
+                "SET api_enabled = :true, api_enabled_at = :at, webhook_secret = :whsec, active_keys = :one",
+            )
+            .condition_expression(
+                "attribute_exists(sk) AND (attribute_not_exists(api_enabled) OR api_enabled = :false)",
+            )
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":at", s(&key.created_at))
+            .expression_attribute_values(":whsec", s(webhook_secret))
+            .expression_attribute_values(":one", n(1))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_error)?;
+        let mut items = vec![self.member_check(org_id, uid)?, TransactWriteItem::builder().update(enable).build()];
+        items.extend(self.key_puts(org_id, key)?);
+        items.push(self.event_put(org_id, Some(&key.key_id), &Change::ApiEnabled, audit)?);
+        let Err(reasons) = self.transact(items).await? else { return Ok(()) };
+        if failed(&reasons, 0) {
+            return Err(Error::OrgNotFound);
+        }
+        if failed(&reasons, 1) {
+            // The old META item tells "no such org" from "already enabled".
+            let exists = reasons[1].item().is_some_and(|item| !item.is_empty());
+            return Err(if exists { Error::ApiAlreadyEnabled } else { Error::OrgNotFound });
+        }
+        Err(Error::Internal(format!("enable-api transaction cancelled: {}", describe(&reasons))))
+    }
+
+    async fn create_org(&self, org: &NewOrg) -> Result<(), Error> {
+        match self.transact(self.org_puts(org, None)?.to_vec()).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(Error::Internal(format!("create-org transaction cancelled: {}", describe(&reasons)))),
+        }
+    }
+
+    async fn is_member(&self, org_id: &str, uid: &str) -> Result<bool, Error> {
+        Ok(self.get_org_item(org_id, member_sk(uid)).await?.is_some())
+    }
+
+    async fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
+        match self.try_create_key(org_id, key, audit).await {
+            // Expired keys still count until they are moved out of the active run: move them and
+            // try once more, so they never hold the limit against a create.
+            Err(Error::KeyLimitReached(max)) => {
+                if self.retire_expired(org_id, audit.at).await? == 0 {
+                    return Err(Error::KeyLimitReached(max));
+                }
+                self.try_create_key(org_id, key, audit).await
+            }
+            other => other,
+        }
+    }
+
+    async fn list_keys(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {
+        self.list_keys_at(org_id, query, now).await
+    }
+
+    async fn revoke_key(&self, org_id: &str, key_id: &str, change: &Change, audit: &Audit) -> Result<bool, Error> {
+        self.revoke(org_id, key_id, change, audit).await
+    }
+
+    async fn roll_key(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        new: &NewKey,
+        keep_name: bool,
+        grace_seconds: i64,
+        audit: &Audit,
+    ) -> Result<Rolled, Error> {
+        self.roll(org_id, key_id, new, keep_name, grace_seconds, audit).await
+    }
+
+    async fn rename_key(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
+        self.rename(org_id, key_id, name, audit).await
+    }
+
+    async fn list_events(&self, org_id: &str, query: &EventQuery) -> Result<EventPage, Error> {
+        self.query_events(org_id, query).await
+    }
+
+    async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
+        self.batch_find_keys(hashes).await
+    }
+}
+
+impl DynamoStore {
+    async fn try_create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
+        let uid = audit.actor.member_uid().ok_or(Error::OrgNotFound)?;
+        let count = Update::builder()
+            .table_name(&self.tables.orgs)
+            .set_key(Some(self.org_key(org_id, META.to_owned())))
+            .update_expression("SET active_keys = active_keys + :one")
+            .condition_expression("api_enabled = :true AND active_keys < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":max", n(MAX_ACTIVE_KEYS as i64))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_error)?;
+        let mut items = vec![self.member_check(org_id, uid)?, TransactWriteItem::builder().update(count).build()];
+        items.extend(self.key_puts(org_id, key)?);
+        items.push(self.event_put(org_id, Some(&key.key_id), &Change::KeyCreated, audit)?);
+        let Err(reasons) = self.transact(items).await? else { return Ok(()) };
+        if failed(&reasons, 0) {
+            return Err(Error::OrgNotFound);
+        }
+        if failed(&reasons, 1) {
+            let old = reasons[1].item().cloned().unwrap_or_default();
+            return Err(if old.is_empty() {
+                Error::OrgNotFound
+            } else if !matches!(old.get("api_enabled"), Some(AttributeValue::Bool(true))) {
+                Error::ApiNotEnabled
+            } else {
+                Error::KeyLimitReached(MAX_ACTIVE_KEYS)
+            });
+        }
+        Err(Error::Internal(format!("create-key transaction cancelled: {}", describe(&reasons))))
+    }
+
+}
+
+impl DynamoStore {
+    /// Keys whose display prefix starts with `prefix` (operator CLI only: a full scan, which no
+    /// function does and none has the permission for).
+    pub async fn scan_keys_by_prefix(&self, prefix: &str) -> Result<Vec<KeyRecord>, Error> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.tables.api_keys)
+                .filter_expression("begins_with(prefix, :p)")
+                .expression_attribute_values(":p", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("Scan", e))?;
+            for item in out.items.unwrap_or_default() {
+                found.push(key_record(&item)?);
+            }
+            match out.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => return Ok(found),
+            }
+        }
+    }
+
+    /// `META` and the owner's `MEMBER#` item of a new org; with `active_keys`, API access is on.
+    fn org_puts(&self, org: &NewOrg, active_keys: Option<i64>) -> Result<[TransactWriteItem; 2], Error> {
+        let mut meta = self.org_key(&org.org_id, META.to_owned());
+        meta.extend([("name".to_owned(), s(&org.name)), ("created_at".to_owned(), s(&org.created_at))]);
+        match (active_keys, &org.webhook_secret) {
+            (Some(count), Some(secret)) => meta.extend([
+                ("api_enabled".to_owned(), AttributeValue::Bool(true)),
+                ("api_enabled_at".to_owned(), s(&org.created_at)),
+                ("webhook_secret".to_owned(), s(secret)),
+                ("active_keys".to_owned(), n(count)),
+            ]),
+            _ => {
+                meta.extend([("api_enabled".to_owned(), AttributeValue::Bool(false)), ("active_keys".to_owned(), n(0))])
+            }
+        }
+        let mut member = self.org_key(&org.org_id, member_sk(&org.owner_uid));
+        member.extend([
+            ("uid".to_owned(), s(&org.owner_uid)),
+            ("role".to_owned(), s("owner")),
+            ("created_at".to_owned(), s(&org.created_at)),
+        ]);
+        Ok([
+            put(&self.tables.orgs, meta, "attribute_not_exists(sk)")?,
+            put(&self.tables.orgs, member, "attribute_not_exists(sk)")?,
+        ])
+    }
+}
