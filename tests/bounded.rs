@@ -16,7 +16,7 @@ use overten::store::{FixedStore, KeyStore, ListQuery, MAX_ORGS_PER_USER, sample_
 use overten_tests::events::{body_json, rest_request};
 use overten_tests::own_dynamo::OwnDynamo;
 use overten_tests::touching::{Touch, TouchingStore};
-use overten_tests::{emulator_user, emulator_verifier, fresh_store, fresh_tables, function_store_at};
+use overten_tests::{emulator_user, emulator_verifier, fresh_store, fresh_tables, function_store_at, named, user};
 
 #[tokio::test]
 async fn a_frozen_dynamodb_answers_503_in_time_and_the_warm_clients_recover() {
@@ -126,7 +126,7 @@ async fn verify_answers_a_valid_key_while_its_write_is_stuck() {
     let store = fresh_store().await;
     let (uid, _) = emulator_user().await;
     let created =
-        service::signup(&store, &uid, SignupRequest::parse(br#"{"org_name":"Slow"}"#).unwrap()).await.unwrap();
+        service::signup(&store, &user(&uid), SignupRequest::parse(br#"{"org_name":"Slow"}"#).unwrap()).await.unwrap();
     let stalling = TouchingStore::new(store, Touch::Stall);
     let started = Instant::now();
     let response =
@@ -149,13 +149,11 @@ async fn revoked_keys_cost_nothing_when_listing_active_ones() {
         let uid = uid.clone();
         async move {
             let body = format!(r#"{{"org_name":"{name}"}}"#);
-            service::signup(&*store, &uid, SignupRequest::parse(body.as_bytes()).unwrap()).await.unwrap()
+            service::signup(&*store, &user(&uid), SignupRequest::parse(body.as_bytes()).unwrap()).await.unwrap()
         }
     };
     let busy = signup("Busy").await;
     let quiet = signup("Quiet").await;
-    let now = overten::clock::rfc3339(overten::clock::now_secs());
-
     // 1,000 keys created and revoked in the busy org, 90 at a time (the org holds at most 100).
     let mut revoked = 0;
     while revoked < 1000 {
@@ -163,14 +161,17 @@ async fn revoked_keys_cost_nothing_when_listing_active_ones() {
         let mut created = tokio::task::JoinSet::new();
         for i in 0..batch {
             let (store, uid, org) = (store.clone(), uid.clone(), busy.org_id.clone());
-            created
-                .spawn(async move { service::create_key(&*store, &uid, &org, format!("old-{i}")).await.unwrap().id });
+            created.spawn(async move {
+                service::create_key(&*store, &org, named(format!("old-{i}")), &user(&uid)).await.unwrap().id
+            });
         }
         let ids = created.join_all().await;
         let mut revokes = tokio::task::JoinSet::new();
         for id in ids {
-            let (store, uid, org, now) = (store.clone(), uid.clone(), busy.org_id.clone(), now.clone());
-            revokes.spawn(async move { store.revoke_key(&org, Some(&uid), &id, &now).await.unwrap() });
+            let (store, uid, org) = (store.clone(), uid.clone(), busy.org_id.clone());
+            revokes.spawn(
+                async move { store.revoke_key(&org, &id, &overten_tests::revoked(), &user(&uid)).await.unwrap() },
+            );
         }
         revokes.join_all().await;
         revoked += batch;
@@ -178,12 +179,12 @@ async fn revoked_keys_cost_nothing_when_listing_active_ones() {
     // Two more active keys each, so both orgs hold 3 active keys with names of the same length.
     for org in [&busy.org_id, &quiet.org_id] {
         for name in ["live-1", "live-2"] {
-            service::create_key(&*store, &uid, org, name.into()).await.unwrap();
+            service::create_key(&*store, org, named(name), &user(&uid)).await.unwrap();
         }
     }
 
-    let busy_page = store.list_keys(&busy.org_id, &all(false, None)).await.unwrap();
-    let quiet_page = store.list_keys(&quiet.org_id, &all(false, None)).await.unwrap();
+    let busy_page = store.list_keys(&busy.org_id, &all(false, None), overten::clock::now_secs()).await.unwrap();
+    let quiet_page = store.list_keys(&quiet.org_id, &all(false, None), overten::clock::now_secs()).await.unwrap();
     assert_eq!((busy_page.data.len(), quiet_page.data.len()), (3, 3));
     assert!(busy_page.data.iter().all(|k| k.revoked_at.is_none()));
     assert!(quiet_page.read_units > 0.0, "DynamoDB reports consumed capacity");
@@ -197,7 +198,7 @@ async fn revoked_keys_cost_nothing_when_listing_active_ones() {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.list_keys(&busy.org_id, &all(true, cursor)).await.unwrap();
+        let page = store.list_keys(&busy.org_id, &all(true, cursor), overten::clock::now_secs()).await.unwrap();
         seen.extend(page.data);
         match page.next_cursor {
             Some(next) => cursor = Some(next),

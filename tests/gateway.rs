@@ -11,7 +11,7 @@ use local_gateway::{Gateway, Limits, LocalRequest};
 use overten::KeyFormatError;
 use overten::store::{DynamoStore, FixedStore, sample_record};
 use overten_tests::events::body_json;
-use overten_tests::{ddb_client_at, emulator_user, emulator_verifier, fresh_store, fresh_tables};
+use overten_tests::{ddb_client_at, emulator_user, emulator_verifier, fresh_store, fresh_tables, user};
 use serde_json::Value;
 
 const ORIGIN: &str = "http://127.0.0.1:3390";
@@ -89,7 +89,7 @@ async fn an_allowed_key_reaches_the_route_with_its_org() {
     let store = fresh_store().await;
     let (uid, _) = emulator_user().await;
     let request_body = overten::requests::SignupRequest::parse(br#"{"org_name":"Acme"}"#).unwrap();
-    let created = overten::service::signup(&store, &uid, request_body).await.unwrap();
+    let created = overten::service::signup(&store, &user(&uid), request_body).await.unwrap();
     let log = std::env::temp_dir().join(format!("access-{}.log", overten::api_key::random_base62(8)));
     let gateway = gateway(store, roomy()).with_access_log(std::fs::File::create(&log).unwrap());
     let response = gateway

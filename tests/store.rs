@@ -5,7 +5,7 @@ use overten::Error;
 use overten::clock::{now_secs, rfc3339};
 use overten::ids::{new_key_id, new_org_id, new_webhook_secret};
 use overten::store::{KeyStore, ListQuery, NewKey, NewOrg};
-use overten_tests::fresh_store;
+use overten_tests::{fresh_store, revoked, user};
 
 fn new_key(name: &str) -> (ApiKey, NewKey) {
     let key = ApiKey::generate();
@@ -15,6 +15,8 @@ fn new_key(name: &str) -> (ApiKey, NewKey) {
         name: name.into(),
         prefix: key.display_prefix().into(),
         created_at: rfc3339(now_secs()),
+        expires_at: None,
+        rolled_from: None,
     };
     (key, record)
 }
@@ -38,7 +40,7 @@ async fn org_owner_and_first_key_are_written_together_and_read_back_consistently
     let store = fresh_store().await;
     let org = new_org("uid-owner", true);
     let (key, record) = new_key("default");
-    store.create_org_with_key(&org, &record).await.unwrap();
+    store.create_org_with_key(&org, &record, &user(&org.owner_uid)).await.unwrap();
 
     // Strongly consistent reads right after the write see everything.
     let found = store.find_key(&key.hash()).await.unwrap().expect("key readable right after signup");
@@ -50,7 +52,7 @@ async fn org_owner_and_first_key_are_written_together_and_read_back_consistently
     assert!(found.revoked_at.is_none());
     assert!(store.is_member(&org.org_id, "uid-owner").await.unwrap());
     assert!(!store.is_member(&org.org_id, "uid-stranger").await.unwrap());
-    let page = store.list_keys(&org.org_id, &all()).await.unwrap();
+    let page = store.list_keys(&org.org_id, &all(), overten::clock::now_secs()).await.unwrap();
     assert_eq!(page.data.len(), 1);
     assert_eq!(page.data[0].id, record.key_id);
 
@@ -66,12 +68,12 @@ async fn a_duplicate_hash_is_refused_and_nothing_of_that_signup_is_written() {
     let store = fresh_store().await;
     let (_key, record) = new_key("default");
     let first = new_org("uid-a", true);
-    store.create_org_with_key(&first, &record).await.unwrap();
+    store.create_org_with_key(&first, &record, &user(&first.owner_uid)).await.unwrap();
 
     let second = new_org("uid-b", true);
     let mut same_hash = record.clone();
     same_hash.key_id = new_key_id(overten::clock::now_millis());
-    let err = store.create_org_with_key(&second, &same_hash).await.unwrap_err();
+    let err = store.create_org_with_key(&second, &same_hash, &user(&second.owner_uid)).await.unwrap_err();
     assert!(matches!(err, Error::Internal(_)), "{err:?}");
     // The cancelled transaction left neither the second org nor its owner.
     assert!(!store.is_member(&second.org_id, "uid-b").await.unwrap());
@@ -95,26 +97,29 @@ async fn a_revoke_through_another_org_is_refused() {
     let store = fresh_store().await;
     let org_a = new_org("uid-a", true);
     let (key_a, record_a) = new_key("a");
-    store.create_org_with_key(&org_a, &record_a).await.unwrap();
+    store.create_org_with_key(&org_a, &record_a, &user(&org_a.owner_uid)).await.unwrap();
     let org_b = new_org("uid-b", true);
     let (_, record_b) = new_key("b");
-    store.create_org_with_key(&org_b, &record_b).await.unwrap();
+    store.create_org_with_key(&org_b, &record_b, &user(&org_b.owner_uid)).await.unwrap();
 
     // B's owner names A's key under B: there is no such key in B.
-    let err = store.revoke_key(&org_b.org_id, Some("uid-b"), &record_a.key_id, &rfc3339(now_secs())).await.unwrap_err();
+    let err = store.revoke_key(&org_b.org_id, &record_a.key_id, &revoked(), &user("uid-b")).await.unwrap_err();
     assert!(matches!(err, Error::KeyNotFound), "{err:?}");
     // B's owner names A's key under A: not a member of A.
-    let err = store.revoke_key(&org_a.org_id, Some("uid-b"), &record_a.key_id, &rfc3339(now_secs())).await.unwrap_err();
+    let err = store.revoke_key(&org_a.org_id, &record_a.key_id, &revoked(), &user("uid-b")).await.unwrap_err();
     assert!(matches!(err, Error::OrgNotFound), "{err:?}");
     assert!(store.find_key(&key_a.hash()).await.unwrap().unwrap().revoked_at.is_none());
 
     // A's owner can, and revoking again is fine.
-    store.revoke_key(&org_a.org_id, Some("uid-a"), &record_a.key_id, &rfc3339(now_secs())).await.unwrap();
-    store.revoke_key(&org_a.org_id, Some("uid-a"), &record_a.key_id, &rfc3339(now_secs())).await.unwrap();
+    store.revoke_key(&org_a.org_id, &record_a.key_id, &revoked(), &user("uid-a")).await.unwrap();
+    store.revoke_key(&org_a.org_id, &record_a.key_id, &revoked(), &user("uid-a")).await.unwrap();
     assert!(store.find_key(&key_a.hash()).await.unwrap().unwrap().revoked_at.is_some());
-    let active = store.list_keys(&org_a.org_id, &ListQuery { include_revoked: false, ..all() }).await.unwrap();
+    let active = store
+        .list_keys(&org_a.org_id, &ListQuery { include_revoked: false, ..all() }, overten::clock::now_secs())
+        .await
+        .unwrap();
     assert!(active.data.is_empty());
-    assert_eq!(store.list_keys(&org_a.org_id, &all()).await.unwrap().data.len(), 1);
+    assert_eq!(store.list_keys(&org_a.org_id, &all(), overten::clock::now_secs()).await.unwrap().data.len(), 1);
 }
 
 #[tokio::test]
@@ -125,15 +130,15 @@ async fn enable_api_on_a_dashboard_org() {
     let (_, record) = new_key("default");
 
     // Before API access, keys cannot be created.
-    let err = store.create_key(&org.org_id, "uid-owner", &record).await.unwrap_err();
+    let err = store.create_key(&org.org_id, &record, &user("uid-owner")).await.unwrap_err();
     assert!(matches!(err, Error::ApiNotEnabled), "{err:?}");
-    let err = store.enable_api(&org.org_id, "uid-stranger", "whsec_x", &record).await.unwrap_err();
+    let err = store.enable_api(&org.org_id, "whsec_x", &record, &user("uid-stranger")).await.unwrap_err();
     assert!(matches!(err, Error::OrgNotFound), "{err:?}");
-    let err = store.enable_api(&new_org_id(), "uid-owner", "whsec_x", &record).await.unwrap_err();
+    let err = store.enable_api(&new_org_id(), "whsec_x", &record, &user("uid-owner")).await.unwrap_err();
     assert!(matches!(err, Error::OrgNotFound), "{err:?}");
-    store.enable_api(&org.org_id, "uid-owner", "whsec_x", &record).await.unwrap();
+    store.enable_api(&org.org_id, "whsec_x", &record, &user("uid-owner")).await.unwrap();
     let (_, again) = new_key("default");
-    let err = store.enable_api(&org.org_id, "uid-owner", "whsec_y", &again).await.unwrap_err();
+    let err = store.enable_api(&org.org_id, "whsec_y", &again, &user("uid-owner")).await.unwrap_err();
     assert!(matches!(err, Error::ApiAlreadyEnabled), "{err:?}");
     assert!(store.find_key(&again.hash).await.unwrap().is_none(), "the refused signup wrote its key");
     assert!(store.find_key(&record.hash).await.unwrap().is_some());
@@ -144,25 +149,29 @@ async fn at_most_one_hundred_active_keys() {
     let store = fresh_store().await;
     let org = new_org("uid-owner", true);
     let (_, first) = new_key("k0");
-    store.create_org_with_key(&org, &first).await.unwrap();
+    store.create_org_with_key(&org, &first, &user(&org.owner_uid)).await.unwrap();
     for i in 1..100 {
         let (_, record) = new_key(&format!("k{i}"));
-        store.create_key(&org.org_id, "uid-owner", &record).await.unwrap();
+        store.create_key(&org.org_id, &record, &user("uid-owner")).await.unwrap();
     }
     let (_, extra) = new_key("k100");
-    let err = store.create_key(&org.org_id, "uid-owner", &extra).await.unwrap_err();
+    let err = store.create_key(&org.org_id, &extra, &user("uid-owner")).await.unwrap_err();
     assert!(matches!(err, Error::KeyLimitReached(100)), "{err:?}");
     assert!(store.find_key(&extra.hash).await.unwrap().is_none());
     // Revoking one frees a slot.
-    store.revoke_key(&org.org_id, Some("uid-owner"), &first.key_id, &rfc3339(now_secs())).await.unwrap();
-    store.create_key(&org.org_id, "uid-owner", &extra).await.unwrap();
+    store.revoke_key(&org.org_id, &first.key_id, &revoked(), &user("uid-owner")).await.unwrap();
+    store.create_key(&org.org_id, &extra, &user("uid-owner")).await.unwrap();
 
     // Pagination walks all active keys in creation order without repeats.
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
         let page = store
-            .list_keys(&org.org_id, &ListQuery { limit: 30, cursor: cursor.clone(), include_revoked: false })
+            .list_keys(
+                &org.org_id,
+                &ListQuery { limit: 30, cursor: cursor.clone(), include_revoked: false },
+                now_secs(),
+            )
             .await
             .unwrap();
         seen.extend(page.data.iter().map(|k| k.id.clone()));
@@ -184,7 +193,7 @@ async fn touch_key_writes_last_used_at_at_most_once_a_minute() {
     let store = fresh_store().await;
     let org = new_org("uid-owner", true);
     let (key, record) = new_key("default");
-    store.create_org_with_key(&org, &record).await.unwrap();
+    store.create_org_with_key(&org, &record, &user(&org.owner_uid)).await.unwrap();
     let t0 = now_secs();
     store.touch_key(&key.hash(), t0).await.unwrap();
     assert_eq!(store.find_key(&key.hash()).await.unwrap().unwrap().last_used_at, Some(t0));

@@ -7,12 +7,11 @@ use overten::store::KeyRecord;
 /// A record whose `last_used_at` is fresh, so no touch is attempted.
 pub fn fresh_record() -> KeyRecord {
     KeyRecord {
-        key_id: "key_0VcAbCdEfGhIjKlMnOpQrStU".into(),
         org_id: "org_AbCdEfGhIjKlMnOpQrStUvWx".into(),
         name: "billing-service-prod".into(),
         prefix: "sk_live_AbCd".into(),
         created_at: "2026-11-27T00:00:00Z".into(),
-        revoked_at: None,
         last_used_at: Some(overten::clock::now_secs() + 3600),
+        ..overten::store::sample_record("key_0VcAbCdEfGhIjKlMnOpQrStU", false)
     }
 }

@@ -15,6 +15,7 @@ use overten::store::{KeyStore, NewKey, NewOrg};
 use overten_bench::runtime_api::RuntimeApi;
 use overten_tests::counting::CountingStore;
 use overten_tests::events::rest_authorizer_event;
+use overten_tests::user;
 use serde_json::{Value, json};
 
 const N: usize = 5_000;
@@ -64,8 +65,10 @@ async fn main() {
         name: "bench".into(),
         prefix: key.display_prefix().into(),
         created_at: rfc3339(now_secs()),
+        expires_at: None,
+        rolled_from: None,
     };
-    store.create_org_with_key(&org, &record).await.expect("seed the key");
+    store.create_org_with_key(&org, &record, &user(&org.owner_uid)).await.expect("seed the key");
     let event = serde_json::to_vec(&rest_authorizer_event(&[("X-API-Key", key.expose_secret())])).unwrap();
 
     // Authorizer and bare GetItem, interleaved (alternating which goes first).

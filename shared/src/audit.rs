@@ -235,15 +235,26 @@ mod tests {
     fn change_data_is_what_the_contract_names() {
         let rolled = Change::KeyRolled { new_key_id: "key_new".into(), old_key_expires_at: 0 };
         assert_eq!(rolled.event_type(), "key.rolled");
-        assert_eq!(rolled.data(), serde_json::json!({"new_key_id": "key_new", "old_key_expires_at": "1970-01-01T00:00:00Z"}));
+        assert_eq!(
+            rolled.data(),
+            serde_json::json!({"new_key_id": "key_new", "old_key_expires_at": "1970-01-01T00:00:00Z"})
+        );
         let renamed = Change::KeyRenamed { from: "a".into(), to: "b".into() };
-        assert_eq!((renamed.event_type(), renamed.data()), ("key.renamed", serde_json::json!({"from": "a", "to": "b"})));
+        assert_eq!(
+            (renamed.event_type(), renamed.data()),
+            ("key.renamed", serde_json::json!({"from": "a", "to": "b"}))
+        );
         let revoked = Change::KeyRevoked { reason: RevokedReason::Operator };
         assert_eq!(revoked.data(), serde_json::json!({"reason": "operator"}));
-        let leaked = Change::KeyLeaked { url: Some("https://github.com/o/r/blob/x".into()), source: Some("commit".into()) };
+        let leaked =
+            Change::KeyLeaked { url: Some("https://github.com/o/r/blob/x".into()), source: Some("commit".into()) };
         assert_eq!(leaked.event_type(), "key.leaked");
         assert_eq!(leaked.data()["url"], "https://github.com/o/r/blob/x");
-        for (c, t) in [(Change::OrgCreated, "org.created"), (Change::ApiEnabled, "api.enabled"), (Change::KeyCreated, "key.created")] {
+        for (c, t) in [
+            (Change::OrgCreated, "org.created"),
+            (Change::ApiEnabled, "api.enabled"),
+            (Change::KeyCreated, "key.created"),
+        ] {
             assert_eq!((c.event_type(), c.data()), (t, serde_json::json!({})));
         }
     }

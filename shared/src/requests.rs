@@ -123,7 +123,11 @@ struct RollKeyBody {
 impl RollKeyRequest {
     pub fn parse(body: &[u8], now: i64) -> Result<Self, Error> {
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(RollKeyRequest { grace_period_seconds: DEFAULT_GRACE_PERIOD_SECONDS, name: None, expires_at: None });
+            return Ok(RollKeyRequest {
+                grace_period_seconds: DEFAULT_GRACE_PERIOD_SECONDS,
+                name: None,
+                expires_at: None,
+            });
         }
         let request: RollKeyBody = parse_json(body)?;
         let grace = request.grace_period_seconds.unwrap_or(DEFAULT_GRACE_PERIOD_SECONDS);
@@ -391,7 +395,10 @@ mod tests {
         .unwrap();
         assert_eq!((full.grace_period_seconds, full.name.as_deref()), (0, Some("ci-2")));
         assert!(full.expires_at.is_some());
-        assert_eq!(RollKeyRequest::parse(br#"{"grace_period_seconds":604800}"#, now).unwrap().grace_period_seconds, 604_800);
+        assert_eq!(
+            RollKeyRequest::parse(br#"{"grace_period_seconds":604800}"#, now).unwrap().grace_period_seconds,
+            604_800
+        );
         for body in [
             r#"{"grace_period_seconds":604801}"#,
             r#"{"grace_period_seconds":-1}"#,

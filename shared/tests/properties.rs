@@ -5,7 +5,7 @@ use http::{HeaderMap, HeaderValue};
 use overten::config::FirebaseConfig;
 use overten::credentials::api_key_from_headers;
 use overten::firebase::TokenVerifier;
-use overten::requests::{CreateKeyRequest, SignupRequest, parse_list_query};
+use overten::requests::{CreateKeyRequest, RenameKeyRequest, RollKeyRequest, SignupRequest, parse_list_query};
 use overten::{ApiKey, Error, KeyFormatError};
 use proptest::prelude::*;
 
@@ -60,7 +60,14 @@ proptest! {
 
     #[test]
     fn body_parsers_are_total(body in any::<Vec<u8>>()) {
-        for result in [SignupRequest::parse(&body).err(), CreateKeyRequest::parse(&body).err()].into_iter().flatten() {
+        let now = overten::clock::now_secs();
+        let results = [
+            SignupRequest::parse(&body).err(),
+            CreateKeyRequest::parse(&body, now).err(),
+            RollKeyRequest::parse(&body, now).err(),
+            RenameKeyRequest::parse(&body).err(),
+        ];
+        for result in results.into_iter().flatten() {
             prop_assert!(matches!(result, Error::InvalidRequest(_) | Error::PayloadTooLarge(_)), "{result:?}");
         }
     }

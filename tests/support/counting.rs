@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use overten::Error;
 use overten::api_key::KeyHash;
-use overten::store::{DynamoStore, KeyPage, KeyRecord, KeyStore, ListQuery, NewKey, NewOrg};
+use overten::audit::{Audit, Change, EventPage, EventQuery};
+use overten::store::{DynamoStore, KeyPage, KeyRecord, KeyStore, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
 
 pub struct CountingStore {
     pub inner: DynamoStore,
@@ -35,13 +36,17 @@ impl KeyStore for CountingStore {
         self.count();
         self.inner.touch_key(hash, now).await
     }
-    async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey) -> Result<(), Error> {
+    async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
         self.count();
-        self.inner.create_org_with_key(org, key).await
+        self.inner.find_keys(hashes).await
     }
-    async fn enable_api(&self, org_id: &str, uid: &str, webhook_secret: &str, key: &NewKey) -> Result<(), Error> {
+    async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey, audit: &Audit) -> Result<(), Error> {
         self.count();
-        self.inner.enable_api(org_id, uid, webhook_secret, key).await
+        self.inner.create_org_with_key(org, key, audit).await
+    }
+    async fn enable_api(&self, org_id: &str, webhook_secret: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
+        self.count();
+        self.inner.enable_api(org_id, webhook_secret, key, audit).await
     }
     async fn create_org(&self, org: &NewOrg) -> Result<(), Error> {
         self.count();
@@ -51,16 +56,36 @@ impl KeyStore for CountingStore {
         self.count();
         self.inner.is_member(org_id, uid).await
     }
-    async fn create_key(&self, org_id: &str, uid: &str, key: &NewKey) -> Result<(), Error> {
+    async fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
         self.count();
-        self.inner.create_key(org_id, uid, key).await
+        self.inner.create_key(org_id, key, audit).await
     }
-    async fn list_keys(&self, org_id: &str, query: &ListQuery) -> Result<KeyPage, Error> {
+    async fn list_keys(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {
         self.count();
-        self.inner.list_keys(org_id, query).await
+        self.inner.list_keys(org_id, query, now).await
     }
-    async fn revoke_key(&self, org_id: &str, uid: Option<&str>, key_id: &str, now: &str) -> Result<(), Error> {
+    async fn revoke_key(&self, org_id: &str, key_id: &str, change: &Change, audit: &Audit) -> Result<bool, Error> {
         self.count();
-        self.inner.revoke_key(org_id, uid, key_id, now).await
+        self.inner.revoke_key(org_id, key_id, change, audit).await
+    }
+    async fn roll_key(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        new: &NewKey,
+        keep_name: bool,
+        grace_seconds: i64,
+        audit: &Audit,
+    ) -> Result<Rolled, Error> {
+        self.count();
+        self.inner.roll_key(org_id, key_id, new, keep_name, grace_seconds, audit).await
+    }
+    async fn rename_key(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
+        self.count();
+        self.inner.rename_key(org_id, key_id, name, audit).await
+    }
+    async fn list_events(&self, org_id: &str, query: &EventQuery) -> Result<EventPage, Error> {
+        self.count();
+        self.inner.list_events(org_id, query).await
     }
 }

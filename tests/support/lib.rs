@@ -134,3 +134,18 @@ pub fn built_binary(name: &str) -> std::path::PathBuf {
     assert!(path.exists(), "{} is missing: run `cargo build -p {name}` (make test does)", path.display());
     path
 }
+
+/// A change by the Firebase user `uid`, now, as the functions record it.
+pub fn user(uid: &str) -> overten::audit::Audit {
+    overten::audit::Audit::new(overten::audit::Actor::user(uid), "req-test", overten::clock::now_secs())
+}
+
+/// A member's revocation (`DELETE`).
+pub fn revoked() -> overten::audit::Change {
+    overten::audit::Change::KeyRevoked { reason: overten::audit::RevokedReason::Revoked }
+}
+
+/// `POST /orgs/{org_id}/api-keys` with a name and no expiry.
+pub fn named(name: impl Into<String>) -> overten::requests::CreateKeyRequest {
+    overten::requests::CreateKeyRequest { name: name.into(), expires_at: None }
+}

@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use overten::Error;
 use overten::api_key::KeyHash;
-use overten::store::{KeyPage, KeyRecord, KeyStore, ListQuery, NewKey, NewOrg, TOUCH_INTERVAL_SECS};
+use overten::audit::{Audit, Change, EventPage, EventQuery};
+use overten::store::{
+    KeyPage, KeyRecord, KeyStore, KeySummary, ListQuery, NewKey, NewOrg, Rolled, TOUCH_INTERVAL_SECS,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Touch {
@@ -49,11 +52,14 @@ impl<S: KeyStore> KeyStore for TouchingStore<S> {
             }
         }
     }
-    async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey) -> Result<(), Error> {
-        self.inner.create_org_with_key(org, key).await
+    async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
+        self.inner.find_keys(hashes).await
     }
-    async fn enable_api(&self, org_id: &str, uid: &str, webhook_secret: &str, key: &NewKey) -> Result<(), Error> {
-        self.inner.enable_api(org_id, uid, webhook_secret, key).await
+    async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey, audit: &Audit) -> Result<(), Error> {
+        self.inner.create_org_with_key(org, key, audit).await
+    }
+    async fn enable_api(&self, org_id: &str, webhook_secret: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
+        self.inner.enable_api(org_id, webhook_secret, key, audit).await
     }
     async fn create_org(&self, org: &NewOrg) -> Result<(), Error> {
         self.inner.create_org(org).await
@@ -61,13 +67,30 @@ impl<S: KeyStore> KeyStore for TouchingStore<S> {
     async fn is_member(&self, org_id: &str, uid: &str) -> Result<bool, Error> {
         self.inner.is_member(org_id, uid).await
     }
-    async fn create_key(&self, org_id: &str, uid: &str, key: &NewKey) -> Result<(), Error> {
-        self.inner.create_key(org_id, uid, key).await
+    async fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
+        self.inner.create_key(org_id, key, audit).await
     }
-    async fn list_keys(&self, org_id: &str, query: &ListQuery) -> Result<KeyPage, Error> {
-        self.inner.list_keys(org_id, query).await
+    async fn list_keys(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {
+        self.inner.list_keys(org_id, query, now).await
     }
-    async fn revoke_key(&self, org_id: &str, uid: Option<&str>, key_id: &str, now: &str) -> Result<(), Error> {
-        self.inner.revoke_key(org_id, uid, key_id, now).await
+    async fn revoke_key(&self, org_id: &str, key_id: &str, change: &Change, audit: &Audit) -> Result<bool, Error> {
+        self.inner.revoke_key(org_id, key_id, change, audit).await
+    }
+    async fn roll_key(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        new: &NewKey,
+        keep_name: bool,
+        grace_seconds: i64,
+        audit: &Audit,
+    ) -> Result<Rolled, Error> {
+        self.inner.roll_key(org_id, key_id, new, keep_name, grace_seconds, audit).await
+    }
+    async fn rename_key(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
+        self.inner.rename_key(org_id, key_id, name, audit).await
+    }
+    async fn list_events(&self, org_id: &str, query: &EventQuery) -> Result<EventPage, Error> {
+        self.inner.list_events(org_id, query).await
     }
 }

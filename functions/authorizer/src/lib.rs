@@ -138,14 +138,12 @@ async fn decide<S: KeyStore>(
 
 fn context(decision: &Result<KeyRecord, Error>) -> AuthContext {
     match decision {
-        Ok(key) => {
-            AuthContext {
-                org_id: Some(key.org_id.clone()),
-                key_id: Some(key.key_id.clone()),
-                expires_at: key.expires_at.map(overten::clock::rfc3339),
-                ..Default::default()
-            }
-        }
+        Ok(key) => AuthContext {
+            org_id: Some(key.org_id.clone()),
+            key_id: Some(key.key_id.clone()),
+            expires_at: key.expires_at.map(overten::clock::rfc3339),
+            ..Default::default()
+        },
         Err(err) => AuthContext {
             error_code: Some(err.code().into()),
             error_message: Some(err.public_message()),

@@ -27,9 +27,13 @@ pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
             ("POST /orgs/{org_id}/api-keys/{key_id}/roll", roll(app, &req, org, key).await)
         }
         ("GET", ["orgs", org, "events"]) => ("GET /orgs/{org_id}/events", events(app, &req, org).await),
-        (_, ["orgs", _, "api-keys"] | ["orgs", _, "api-keys", _] | ["orgs", _, "api-keys", _, "roll"] | ["orgs", _, "events"]) => {
-            ("unmatched", Err(Error::MethodNotAllowed))
-        }
+        (
+            _,
+            ["orgs", _, "api-keys"]
+            | ["orgs", _, "api-keys", _]
+            | ["orgs", _, "api-keys", _, "roll"]
+            | ["orgs", _, "events"],
+        ) => ("unmatched", Err(Error::MethodNotAllowed)),
         _ => ("unmatched", Err(Error::RouteNotFound)),
     };
     let org_id = match segments.as_slice() {

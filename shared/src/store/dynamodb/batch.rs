@@ -27,8 +27,9 @@ impl DynamoStore {
                 .iter()
                 .map(|h| HashMap::from([("key_hash".to_owned(), AttributeValue::S((*h).to_owned()))]))
                 .collect();
-            let mut request =
-                Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(build_error)?);
+            let mut request = Some(
+                KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(build_error)?,
+            );
             let mut retries = RetryBudget::new(self.retry_budget);
             while let Some(keys) = request.take() {
                 let out = self

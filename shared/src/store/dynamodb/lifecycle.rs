@@ -144,7 +144,13 @@ impl DynamoStore {
     }
 
     /// `Ok(true)` when this call revoked the key, `Ok(false)` when it had already ended.
-    pub(super) async fn revoke(&self, org_id: &str, key_id: &str, change: &Change, audit: &Audit) -> Result<bool, Error> {
+    pub(super) async fn revoke(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        change: &Change,
+        audit: &Audit,
+    ) -> Result<bool, Error> {
         let (reason, leak) = match change {
             Change::KeyRevoked { reason } => (*reason, None),
             Change::KeyLeaked { url, source } => (RevokedReason::Leaked, Some((url, source))),
@@ -316,7 +322,9 @@ impl DynamoStore {
             let old_key_expires_at = if grace_seconds == 0 { now } else { end };
             let change = Change::KeyRolled { new_key_id: new.key_id.clone(), old_key_expires_at };
             items.push(self.event_put(org_id, Some(key_id), &change, audit)?);
-            let Err(reasons) = self.transact(items).await? else { return Ok(Rolled { old_key_expires_at, name: new.name }) };
+            let Err(reasons) = self.transact(items).await? else {
+                return Ok(Rolled { old_key_expires_at, name: new.name });
+            };
             if first == 1 && failed(&reasons, 0) {
                 return Err(Error::OrgNotFound);
             }
@@ -328,7 +336,13 @@ impl DynamoStore {
         Err(Error::Unavailable(format!("key {key_id} kept changing during roll")))
     }
 
-    pub(super) async fn rename(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
+    pub(super) async fn rename(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        name: &str,
+        audit: &Audit,
+    ) -> Result<KeySummary, Error> {
         for _ in 0..CHANGED_RETRIES {
             let (sk, item) = match self.key_item(org_id, key_id).await? {
                 Ok(item) => (key_sk(key_id), item),

@@ -402,7 +402,6 @@ impl DynamoStore {
         }
         Err(Error::Internal(format!("create-key transaction cancelled: {}", describe(&reasons))))
     }
-
 }
 
 impl DynamoStore {
