@@ -40,7 +40,10 @@ pub fn route(method: &str, path: &str) -> Option<Route> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match (method, segments.as_slice()) {
         ("POST", ["signup"]) => Some(Route::Signup),
-        ("POST" | "GET", ["orgs", _, "api-keys"]) | ("DELETE", ["orgs", _, "api-keys", _]) => Some(Route::Keys),
+        ("POST" | "GET", ["orgs", _, "api-keys"])
+        | ("DELETE" | "PATCH", ["orgs", _, "api-keys", _])
+        | ("POST", ["orgs", _, "api-keys", _, "roll"])
+        | ("GET", ["orgs", _, "events"]) => Some(Route::Keys),
         ("GET", ["verify"]) => Some(Route::Verify),
         ("GET", ["v1", "whoami"]) => Some(Route::WhoAmI),
         _ => None,
@@ -288,6 +291,8 @@ pub fn resource_path(path: &str) -> Option<String> {
         ["signup"] => "/signup",
         ["orgs", _, "api-keys"] => "/orgs/{org_id}/api-keys",
         ["orgs", _, "api-keys", _] => "/orgs/{org_id}/api-keys/{key_id}",
+        ["orgs", _, "api-keys", _, "roll"] => "/orgs/{org_id}/api-keys/{key_id}/roll",
+        ["orgs", _, "events"] => "/orgs/{org_id}/events",
         ["verify"] => "/verify",
         ["v1", "whoami"] => "/v1/whoami",
         _ => return None,
@@ -306,6 +311,13 @@ mod tests {
         assert_eq!(route("GET", "/orgs/org_1/api-keys"), Some(Route::Keys));
         assert_eq!(route("DELETE", "/orgs/org_1/api-keys/key_1"), Some(Route::Keys));
         assert_eq!(route("DELETE", "/orgs/org_1/api-keys"), None);
+        assert_eq!(route("PATCH", "/orgs/org_1/api-keys/key_1"), Some(Route::Keys));
+        assert_eq!(route("POST", "/orgs/org_1/api-keys/key_1/roll"), Some(Route::Keys));
+        assert_eq!(route("GET", "/orgs/org_1/api-keys/key_1/roll"), None);
+        assert_eq!(route("GET", "/orgs/org_1/events"), Some(Route::Keys));
+        assert_eq!(route("POST", "/orgs/org_1/events"), None);
+        assert_eq!(resource_path("/orgs/o/api-keys/k/roll").as_deref(), Some("/orgs/{org_id}/api-keys/{key_id}/roll"));
+        assert_eq!(resource_path("/orgs/o/events").as_deref(), Some("/orgs/{org_id}/events"));
         assert_eq!(route("GET", "/verify"), Some(Route::Verify));
         assert_eq!(route("GET", "/v1/whoami"), Some(Route::WhoAmI));
         assert_eq!(route("GET", "/"), None);

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
 use serde::Deserialize;
 
 use crate::config::Tables;
@@ -19,6 +21,15 @@ pub struct TableDefinition {
     pub description: String,
     pub attribute_definitions: Vec<Attribute>,
     pub key_schema: Vec<KeyElement>,
+    #[serde(default)]
+    pub time_to_live_specification: Option<TimeToLive>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TimeToLive {
+    pub attribute_name: String,
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -78,8 +89,22 @@ pub async fn ensure_tables(client: &Client, tables: &Tables) -> Result<(), Error
             .await;
         match result {
             Ok(_) => {}
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => continue,
             Err(err) => return Err(super::dynamodb::sdk_error("CreateTable", err)),
+        }
+        if let Some(ttl) = &def.time_to_live_specification {
+            let spec = TimeToLiveSpecification::builder()
+                .attribute_name(&ttl.attribute_name)
+                .enabled(ttl.enabled)
+                .build()
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            client
+                .update_time_to_live()
+                .table_name(physical)
+                .time_to_live_specification(spec)
+                .send()
+                .await
+                .map_err(|e| super::dynamodb::sdk_error("UpdateTimeToLive", e))?;
         }
     }
     Ok(())
@@ -99,5 +124,11 @@ mod tests {
             }
         }
         assert_eq!(defs["ApiKeys"].key_schema[0].attribute_name, "key_hash");
+        // Audit events expire by TTL; keys never do (an expired key stays, to say why it stopped).
+        assert_eq!(
+            defs["Orgs"].time_to_live_specification,
+            Some(TimeToLive { attribute_name: "ttl".into(), enabled: true })
+        );
+        assert_eq!(defs["ApiKeys"].time_to_live_specification, None);
     }
 }
