@@ -109,6 +109,9 @@ fn the_authorizer_guards_downstream_routes_and_not_its_own() {
         "POST /orgs/{org_id}/api-keys",
         "GET /orgs/{org_id}/api-keys",
         "DELETE /orgs/{org_id}/api-keys/{key_id}",
+        "PATCH /orgs/{org_id}/api-keys/{key_id}",
+        "POST /orgs/{org_id}/api-keys/{key_id}/roll",
+        "GET /orgs/{org_id}/events",
         "GET /verify",
         "GET /v1/whoami",
     ]
