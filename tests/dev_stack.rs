@@ -199,7 +199,31 @@ async fn make_dev_serves_the_quickstart_over_http() {
     assert!(ok && found.as_array().unwrap().iter().any(|k| k["key_id"] == second["id"]));
     let (ok, revoked, raw) = admin(&["key", "revoke", second_secret]);
     assert!(ok && revoked["revoked"] == true, "{raw}");
+    assert_eq!((revoked["status"].as_str(), revoked["revoked_reason"].as_str()), (Some("revoked"), Some("operator")));
     assert_eq!(call(http.get(format!("{api}/verify")).header("x-api-key", second_secret)).await.0, 401);
+    // The CLI's revoke is on the org's audit trail, as the operator's; read through the gateway.
+    let (status, events) =
+        call(http.get(format!("{api}/orgs/{org}/events?limit=1")).header("authorization", &bearer)).await;
+    assert_eq!(status, 200, "{events}");
+    let event = &events["data"][0];
+    assert_eq!((event["type"].as_str(), event["actor"]["type"].as_str()), (Some("key.revoked"), Some("operator")));
+    assert_eq!((event["key_id"].clone(), event["data"]["reason"].as_str()), (second["id"].clone(), Some("operator")));
+    // Roll and rename through the gateway too (their resources exist locally as in the template).
+    let (status, third) = call(http.post(&keys).header("authorization", &bearer).json(&json!({"name": "ci-2"}))).await;
+    assert_eq!(status, 201);
+    let third_id = third["id"].as_str().unwrap();
+    let (status, rolled) = call(
+        http.post(format!("{keys}/{third_id}/roll"))
+            .header("authorization", &bearer)
+            .json(&json!({"grace_period_seconds": 0})),
+    )
+    .await;
+    assert_eq!((status, rolled["rolled_from"].as_str()), (201, Some(third_id)), "{rolled}");
+    let (status, renamed) = call(
+        http.patch(format!("{keys}/{third_id}")).header("authorization", &bearer).json(&json!({"name": "old ci"})),
+    )
+    .await;
+    assert_eq!((status, renamed["name"].as_str(), renamed["status"].as_str()), (200, Some("old ci"), Some("revoked")));
     let (ok, _, _) = admin(&["key", "lookup", "sk_live_not-a-key"]);
     assert!(!ok);
 

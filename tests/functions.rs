@@ -98,7 +98,10 @@ async fn the_docs_page_story_end_to_end() {
         let response = stack.verify(&headers).await;
         assert_eq!(response.status(), 200);
         let verified = body_json(&response);
-        assert_eq!(verified, json!({"org_id": org_id, "key_id": body["key"]["id"], "key_name": "default", "expires_at": null}));
+        assert_eq!(
+            verified,
+            json!({"org_id": org_id, "key_id": body["key"]["id"], "key_name": "default", "expires_at": null})
+        );
         let answer = stack.authorize(&headers).await;
         assert_eq!(effect(&answer), "Allow");
         assert_eq!(answer["context"], json!({"org_id": org_id, "key_id": body["key"]["id"]}));

@@ -52,6 +52,11 @@ pub fn rfc3339(secs: i64) -> String {
     DateTime::from_secs(secs).fmt(Format::DateTime).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
+/// Seconds since the epoch of an RFC 3339 time (fractions dropped), `None` if it is not one.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    DateTime::from_str(text, Format::DateTime).ok().map(|t| t.secs())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -70,5 +75,7 @@ mod tests {
     fn renders_rfc3339_utc() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(1_795_746_993), "2026-11-27T02:36:33Z");
+        assert_eq!(super::parse_rfc3339("2026-11-27T02:36:33Z"), Some(1_795_746_993));
+        assert_eq!(super::parse_rfc3339("2026-11-27"), None);
     }
 }

@@ -161,8 +161,6 @@ impl RenameKeyRequest {
 /// An `expires_at`: RFC 3339 in UTC (`Z`), after `now` and at most [`MAX_EXPIRY_DAYS`] ahead.
 /// Fractions of a second are dropped (keys expire on whole seconds).
 pub fn parse_expiry(text: &str, now: i64) -> Result<i64, Error> {
-    use aws_smithy_types::DateTime;
-    use aws_smithy_types::date_time::Format;
     let bad = || {
         Error::InvalidRequest(format!(
             "`expires_at` must be an RFC 3339 UTC time such as `2027-01-31T00:00:00Z`, in the future and at most \
@@ -172,7 +170,7 @@ pub fn parse_expiry(text: &str, now: i64) -> Result<i64, Error> {
     if !text.ends_with('Z') {
         return Err(bad());
     }
-    let at = DateTime::from_str(text, Format::DateTime).map_err(|_| bad())?.secs();
+    let at = crate::clock::parse_rfc3339(text).ok_or_else(bad)?;
     if at <= now || at > now + MAX_EXPIRY_DAYS * 86_400 {
         return Err(bad());
     }

@@ -1,5 +1,5 @@
 //! A [`KeyStore`] that counts the calls reaching the real DynamoDB adapter, to prove that
-//! malformed keys cost no database read.
+//! malformed keys cost no database read and a key costs one.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -11,15 +11,21 @@ use overten::store::{DynamoStore, KeyPage, KeyRecord, KeyStore, KeySummary, List
 pub struct CountingStore {
     pub inner: DynamoStore,
     calls: AtomicUsize,
+    reads: AtomicUsize,
 }
 
 impl CountingStore {
     pub fn new(inner: DynamoStore) -> Self {
-        CountingStore { inner, calls: AtomicUsize::new(0) }
+        CountingStore { inner, calls: AtomicUsize::new(0), reads: AtomicUsize::new(0) }
     }
 
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Calls that read the keys table (`find_key`, `find_keys`).
+    pub fn key_reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
     }
 
     fn count(&self) {
@@ -30,6 +36,7 @@ impl CountingStore {
 impl KeyStore for CountingStore {
     async fn find_key(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, Error> {
         self.count();
+        self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.find_key(hash).await
     }
     async fn touch_key(&self, hash: &KeyHash, now: i64) -> Result<(), Error> {
@@ -38,6 +45,7 @@ impl KeyStore for CountingStore {
     }
     async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
         self.count();
+        self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.find_keys(hashes).await
     }
     async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey, audit: &Audit) -> Result<(), Error> {

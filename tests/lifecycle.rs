@@ -1,0 +1,500 @@
+//! The key lifecycle on DynamoDB Local with Firebase Auth emulator tokens: expiry judged on the one
+//! read, rolls with and without a grace period, renames, why a key stopped working, and the audit
+//! trail each change writes in its own transaction. Time that matters is a fixed clock the test
+//! sets (`App::with_clock`, `verify::handle_at`, `authorizer::handle_at`).
+
+use lambda_http::{Body, Response};
+use overten::audit::{Actor, Audit};
+use overten::clock::{Clock, now_secs, rfc3339};
+use overten::service;
+use overten::store::{DynamoStore, KeyStore};
+use overten_tests::counting::CountingStore;
+use overten_tests::events::{body_json, rest_authorizer_event, rest_request};
+use overten_tests::{emulator_user, emulator_verifier, fresh_store};
+use serde_json::{Value, json};
+
+const AGENT: &str = "overten-tests/1.0";
+
+struct Stack {
+    store: DynamoStore,
+    signup: signup::App<DynamoStore>,
+    keys: keys::App<DynamoStore>,
+    clock: Clock,
+}
+
+/// A member with an org: its id, the caller's token and uid, and the first key's id and secret.
+struct Org {
+    id: String,
+    uid: String,
+    token: String,
+    first_id: String,
+    first_secret: String,
+    webhook_secret: String,
+}
+
+impl Stack {
+    async fn new() -> Self {
+        let store = fresh_store().await;
+        let clock = Clock::fixed(now_secs());
+        Stack {
+            signup: signup::App::new(store.clone(), emulator_verifier()).with_clock(clock.clone()),
+            keys: keys::App::new(store.clone(), emulator_verifier()).with_clock(clock.clone()),
+            store,
+            clock,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    async fn org(&self) -> Org {
+        let (uid, token) = emulator_user().await;
+        let auth = format!("Bearer {token}");
+        let headers = [("Authorization", auth.as_str()), ("User-Agent", AGENT)];
+        let response =
+            signup::handle(&self.signup, rest_request("POST", "/signup", &headers, Some(r#"{"org_name":"Acme"}"#)))
+                .await;
+        assert_eq!(response.status(), 201);
+        let body = body_json(&response);
+        Org {
+            id: body["org_id"].as_str().unwrap().into(),
+            uid,
+            token,
+            first_id: body["key"]["id"].as_str().unwrap().into(),
+            first_secret: body["secret"].as_str().unwrap().into(),
+            webhook_secret: body["webhook_secret"].as_str().unwrap().into(),
+        }
+    }
+
+    /// `METHOD path` on the keys function as `token`: (status, JSON body).
+    async fn call(&self, method: &str, path: &str, token: &str, body: Option<&str>) -> (u16, Value) {
+        let auth = format!("Bearer {token}");
+        let headers = [("Authorization", auth.as_str()), ("User-Agent", AGENT)];
+        let response = keys::handle(&self.keys, rest_request(method, path, &headers, body)).await;
+        (response.status().as_u16(), body_json(&response))
+    }
+
+    async fn create(&self, org: &Org, body: Value) -> Value {
+        let (status, created) =
+            self.call("POST", &format!("/orgs/{}/api-keys", org.id), &org.token, Some(&body.to_string())).await;
+        assert_eq!(status, 201, "{created}");
+        created
+    }
+
+    async fn roll(&self, org: &Org, key_id: &str, body: Value) -> (u16, Value) {
+        self.call("POST", &format!("/orgs/{}/api-keys/{key_id}/roll", org.id), &org.token, Some(&body.to_string()))
+            .await
+    }
+
+    async fn listing(&self, org: &Org, include_revoked: bool) -> Vec<Value> {
+        let path = format!("/orgs/{}/api-keys?include_revoked={include_revoked}", org.id);
+        let (status, body) = self.call("GET", &path, &org.token, None).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].as_array().unwrap().clone()
+    }
+
+    async fn listed(&self, org: &Org, key_id: &str) -> Value {
+        let all = self.listing(org, true).await;
+        all.into_iter().find(|k| k["id"] == key_id).unwrap_or_else(|| panic!("{key_id} not listed"))
+    }
+
+    async fn events(&self, org: &Org) -> Vec<Value> {
+        let (status, body) = self.call("GET", &format!("/orgs/{}/events?limit=100", org.id), &org.token, None).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].as_array().unwrap().clone()
+    }
+}
+
+/// `/verify` with `secret` at `now`: (status, body).
+async fn verify_at<S: KeyStore>(store: &S, secret: &str, now: i64) -> (u16, Value) {
+    let response: Response<Body> =
+        verify::handle_at(store, rest_request("GET", "/verify", &[("X-API-Key", secret)], None), now).await;
+    (response.status().as_u16(), body_json(&response))
+}
+
+/// The authorizer's effect and context for `secret` at `now`.
+async fn authorize_at<S: KeyStore>(store: &S, secret: &str, now: i64) -> (String, Value) {
+    let answer = authorizer::handle_at(store, rest_authorizer_event(&[("X-API-Key", secret)]), "r", now).await.unwrap();
+    (answer["policyDocument"]["Statement"][0]["Effect"].as_str().unwrap().to_owned(), answer["context"].clone())
+}
+
+#[tokio::test]
+async fn an_expiring_key_works_until_the_second_before_and_not_at_expires_at() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let expires_at = now_secs() + 30;
+    let created = stack.create(&org, json!({"name": "ci", "expires_at": rfc3339(expires_at)})).await;
+    assert_eq!(created["expires_at"], rfc3339(expires_at));
+    let secret = created["secret"].as_str().unwrap();
+    let counting = CountingStore::new(stack.store.clone());
+
+    let (status, verified) = verify_at(&counting, secret, expires_at - 1).await;
+    assert_eq!((status, &verified["expires_at"]), (200, &json!(rfc3339(expires_at))));
+    assert_eq!(counting.key_reads(), 1, "one read per call");
+    let (effect, context) = authorize_at(&counting, secret, expires_at - 1).await;
+    assert_eq!((effect.as_str(), &context["expires_at"]), ("Allow", &json!(rfc3339(expires_at))));
+    assert_eq!(counting.key_reads(), 2);
+
+    let (status, refused) = verify_at(&counting, secret, expires_at).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (401, Some("invalid_api_key")));
+    assert_eq!(refused["error"]["message"], "invalid API key: expired");
+    assert_eq!(counting.key_reads(), 3, "expiry needs no second read");
+    let (effect, context) = authorize_at(&counting, secret, expires_at).await;
+    assert_eq!((effect.as_str(), context["error_code"].as_str()), ("Deny", Some("invalid_api_key")));
+    assert_eq!(counting.key_reads(), 4);
+    // A key without expiry has `expires_at: null` and no context entry.
+    let (status, verified) = verify_at(&counting, &org.first_secret, expires_at + 86_400).await;
+    assert_eq!((status, &verified["expires_at"]), (200, &Value::Null));
+    assert!(authorize_at(&counting, &org.first_secret, expires_at).await.1.get("expires_at").is_none());
+
+    // The listing says why: expiring before, expired at the instant (and only with include_revoked).
+    stack.clock.set(expires_at - 1);
+    assert_eq!(stack.listed(&org, created["id"].as_str().unwrap()).await["status"], "expiring");
+    assert_eq!(stack.listing(&org, false).await.len(), 2);
+    stack.clock.set(expires_at);
+    let listed = stack.listed(&org, created["id"].as_str().unwrap()).await;
+    assert_eq!((listed["status"].as_str(), &listed["revoked_reason"]), (Some("expired"), &Value::Null));
+    assert_eq!(listed["expires_at"], rfc3339(expires_at));
+    let live = stack.listing(&org, false).await;
+    assert_eq!(live.iter().map(|k| k["id"].clone()).collect::<Vec<_>>(), [json!(org.first_id)]);
+    // A listing that met the expired key moved it out of the active run: still listed, still expired.
+    assert_eq!(stack.listed(&org, created["id"].as_str().unwrap()).await["status"], "expired");
+}
+
+#[tokio::test]
+async fn expires_at_must_be_in_the_future_and_within_366_days() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let path = format!("/orgs/{}/api-keys", org.id);
+    for bad in [rfc3339(stack.now()), rfc3339(stack.now() + 366 * 86_400 + 1), "2027-01-01T00:00:00+01:00".into()] {
+        let body = json!({"name": "ci", "expires_at": bad}).to_string();
+        let (status, error) = stack.call("POST", &path, &org.token, Some(&body)).await;
+        assert_eq!((status, error["error"]["code"].as_str()), (400, Some("invalid_request")), "{bad}");
+    }
+    assert_eq!(stack.listing(&org, true).await.len(), 1, "nothing half-written");
+    stack.create(&org, json!({"name": "ci", "expires_at": rfc3339(stack.now() + 366 * 86_400)})).await;
+}
+
+#[tokio::test]
+async fn roll_with_a_grace_period_then_without_one() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let counting = CountingStore::new(stack.store.clone());
+    let (status, rolled) = stack.roll(&org, &org.first_id, json!({"grace_period_seconds": 3600})).await;
+    assert_eq!(status, 201, "{rolled}");
+    let end = stack.now() + 3600;
+    assert_eq!(rolled["rolled_from"], org.first_id.as_str());
+    assert_eq!(rolled["old_key_expires_at"], rfc3339(end));
+    assert_eq!((rolled["name"].as_str(), &rolled["expires_at"]), (Some("default"), &Value::Null), "the old name");
+    let new_secret = rolled["secret"].as_str().unwrap();
+    let new_id = rolled["id"].as_str().unwrap();
+
+    // During the grace period both keys work; at its end only the new one.
+    for secret in [org.first_secret.as_str(), new_secret] {
+        assert_eq!(verify_at(&counting, secret, end - 1).await.0, 200);
+        assert_eq!(authorize_at(&counting, secret, end - 1).await.0, "Allow");
+    }
+    assert_eq!(verify_at(&counting, &org.first_secret, end).await.0, 401);
+    assert_eq!(authorize_at(&counting, &org.first_secret, end).await.0, "Deny");
+    assert_eq!(verify_at(&counting, new_secret, end).await.0, 200);
+    assert_eq!(authorize_at(&counting, new_secret, end).await.0, "Allow");
+
+    let old = stack.listed(&org, &org.first_id).await;
+    assert_eq!((old["status"].as_str(), old["rolled_to"].as_str()), (Some("expiring"), Some(new_id)));
+    assert_eq!(old["expires_at"], rfc3339(end));
+    assert_eq!(stack.listed(&org, new_id).await["rolled_from"], org.first_id.as_str());
+
+    // A key is rolled once.
+    let (status, error) = stack.roll(&org, &org.first_id, json!({})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (409, Some("key_already_rolled")));
+
+    // Grace 0: the old key fails on the very next call; the new key gets its own name and expiry.
+    let expires_at = stack.now() + 86_400;
+    let (status, second) = stack
+        .roll(&org, new_id, json!({"grace_period_seconds": 0, "name": "prod-2", "expires_at": rfc3339(expires_at)}))
+        .await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!((second["name"].as_str(), second["expires_at"].as_str()), (Some("prod-2"), Some(&*rfc3339(expires_at))));
+    assert_eq!(second["old_key_expires_at"], rfc3339(stack.now()));
+    let (status, refused) = verify_at(&stack.store, new_secret, now_secs()).await;
+    assert_eq!((status, refused["error"]["message"].as_str()), (401, Some("invalid API key: unknown or revoked")));
+    let revoked = stack.listed(&org, new_id).await;
+    assert_eq!((revoked["status"].as_str(), revoked["revoked_reason"].as_str()), (Some("revoked"), Some("rolled")));
+    assert_eq!(revoked["rolled_to"], second["id"]);
+    let (status, error) = stack.roll(&org, new_id, json!({})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (409, Some("key_already_rolled")), "rolled, then revoked");
+
+    // Revoked, expired and unknown keys.
+    let third = second["id"].as_str().unwrap();
+    let (status, _) = stack.call("DELETE", &format!("/orgs/{}/api-keys/{third}", org.id), &org.token, None).await;
+    assert_eq!(status, 204);
+    let (status, error) = stack.roll(&org, third, json!({})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (409, Some("key_inactive")));
+    let soon = stack.create(&org, json!({"name": "short", "expires_at": rfc3339(stack.now() + 10)})).await;
+    stack.clock.set(stack.now() + 10);
+    let (status, error) = stack.roll(&org, soon["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (409, Some("key_inactive")));
+    let (status, error) = stack.roll(&org, "key_0000000000000000000000", json!({})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (404, Some("key_not_found")));
+    for bad in [json!({"grace_period_seconds": 604801}), json!({"grace_period_seconds": -1}), json!({"name": ""})] {
+        let (status, error) = stack.roll(&org, &org.first_id, bad.clone()).await;
+        assert_eq!((status, error["error"]["code"].as_str()), (400, Some("invalid_request")), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn a_grace_period_ends_at_the_old_keys_own_earlier_expiry() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let own_end = stack.now() + 600;
+    let key = stack.create(&org, json!({"name": "ci", "expires_at": rfc3339(own_end)})).await;
+    let (status, rolled) = stack.roll(&org, key["id"].as_str().unwrap(), json!({"grace_period_seconds": 3600})).await;
+    assert_eq!((status, rolled["old_key_expires_at"].as_str()), (201, Some(&*rfc3339(own_end))));
+    assert_eq!(verify_at(&stack.store, key["secret"].as_str().unwrap(), own_end).await.0, 401);
+}
+
+#[tokio::test]
+async fn rolls_never_meet_the_limit_and_expired_keys_stop_counting() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let expires_at = stack.now() + 60;
+    let expiring = stack.create(&org, json!({"name": "expiring", "expires_at": rfc3339(expires_at)})).await;
+    for i in 0..98 {
+        stack.create(&org, json!({"name": format!("k{i}")})).await;
+    }
+    let path = format!("/orgs/{}/api-keys", org.id);
+    let (status, error) = stack.call("POST", &path, &org.token, Some(r#"{"name":"one-too-many"}"#)).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (409, Some("key_limit_reached")), "100 active keys");
+
+    // At 100 active keys a roll still succeeds: the rolled key stops counting at the roll.
+    let (status, rolled) = stack.roll(&org, &org.first_id, json!({})).await;
+    assert_eq!(status, 201, "{rolled}");
+    let (status, _) = stack.call("POST", &path, &org.token, Some(r#"{"name":"still-too-many"}"#)).await;
+    assert_eq!(status, 409, "a roll adds no room either");
+
+    // From its expiry on, the expired key no longer holds the limit against a create.
+    stack.clock.set(expires_at);
+    let (status, created) = stack.call("POST", &path, &org.token, Some(r#"{"name":"room-again"}"#)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(stack.listed(&org, expiring["id"].as_str().unwrap()).await["status"], "expired");
+    let (status, _) = stack.call("POST", &path, &org.token, Some(r#"{"name":"full-again"}"#)).await;
+    assert_eq!(status, 409, "exactly one slot was freed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_parallel_rolls_of_one_key_exactly_one_succeeds() {
+    let stack = Stack::new().await;
+    for grace in [3600, 0] {
+        let org = stack.org().await;
+        let (a, b) = tokio::join!(
+            stack.roll(&org, &org.first_id, json!({"grace_period_seconds": grace})),
+            stack.roll(&org, &org.first_id, json!({"grace_period_seconds": grace}))
+        );
+        let mut statuses = [a.0, b.0];
+        statuses.sort();
+        assert_eq!(statuses, [201, 409], "grace {grace}: {a:?} {b:?}");
+        let loser = if a.0 == 409 { &a.1 } else { &b.1 };
+        assert_eq!(loser["error"]["code"], "key_already_rolled");
+        let keys = stack.listing(&org, true).await;
+        assert_eq!(keys.len(), 2, "one new key, not two");
+        assert_eq!(keys.iter().filter(|k| k["rolled_from"] == org.first_id.as_str()).count(), 1);
+        assert_eq!(stack.events(&org).await.iter().filter(|e| e["type"] == "key.rolled").count(), 1);
+    }
+}
+
+#[tokio::test]
+async fn rename_shows_in_the_listing_verify_and_the_events() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let path = format!("/orgs/{}/api-keys/{}", org.id, org.first_id);
+    let (status, renamed) = stack.call("PATCH", &path, &org.token, Some(r#"{"name":"billing-v2"}"#)).await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed, stack.listed(&org, &org.first_id).await, "the listing object");
+    assert_eq!(renamed["name"], "billing-v2");
+    assert_eq!(verify_at(&stack.store, &org.first_secret, now_secs()).await.1["key_name"], "billing-v2");
+    let event = &stack.events(&org).await[0];
+    assert_eq!(
+        (event["type"].as_str(), &event["data"]),
+        (Some("key.renamed"), &json!({"from": "default", "to": "billing-v2"}))
+    );
+    // The same name again changes nothing and records nothing.
+    let before = stack.events(&org).await.len();
+    assert_eq!(stack.call("PATCH", &path, &org.token, Some(r#"{"name":"billing-v2"}"#)).await.0, 200);
+    assert_eq!(stack.events(&org).await.len(), before);
+    for (body, status) in [(r#"{"name":""}"#, 400), (r#"{"nom":"x"}"#, 400), ("", 400)] {
+        assert_eq!(stack.call("PATCH", &path, &org.token, Some(body)).await.0, status, "{body}");
+    }
+    let unknown = format!("/orgs/{}/api-keys/key_0000000000000000000000", org.id);
+    let (status, error) = stack.call("PATCH", &unknown, &org.token, Some(r#"{"name":"x"}"#)).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (404, Some("key_not_found")));
+}
+
+#[tokio::test]
+async fn every_change_writes_exactly_one_event_with_its_actor_and_no_secret() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let org_path = format!("/orgs/{}/api-keys", org.id);
+    let mut expected = vec![("org.created", org.first_id.clone())];
+    let check = |events: &[Value], expected: &[(&str, String)]| {
+        let got: Vec<(String, String)> = events
+            .iter()
+            .rev()
+            .map(|e| (e["type"].as_str().unwrap().to_owned(), e["key_id"].as_str().unwrap_or_default().to_owned()))
+            .collect();
+        let want: Vec<(String, String)> = expected.iter().map(|(t, k)| ((*t).to_owned(), k.clone())).collect();
+        assert_eq!(got, want);
+    };
+    check(&stack.events(&org).await, &expected);
+
+    let created = stack.create(&org, json!({"name": "ci"})).await;
+    let key_id = created["id"].as_str().unwrap().to_owned();
+    expected.push(("key.created", key_id.clone()));
+    check(&stack.events(&org).await, &expected);
+    stack.call("PATCH", &format!("{org_path}/{key_id}"), &org.token, Some(r#"{"name":"ci-1"}"#)).await;
+    expected.push(("key.renamed", key_id.clone()));
+    let (_, rolled) = stack.roll(&org, &key_id, json!({"grace_period_seconds": 60})).await;
+    expected.push(("key.rolled", key_id.clone()));
+    let rolled_id = rolled["id"].as_str().unwrap().to_owned();
+    assert_eq!(stack.call("DELETE", &format!("{org_path}/{rolled_id}"), &org.token, None).await.0, 204);
+    expected.push(("key.revoked", rolled_id.clone()));
+    // Revoking again is idempotent and changes nothing: no second event.
+    assert_eq!(stack.call("DELETE", &format!("{org_path}/{rolled_id}"), &org.token, None).await.0, 204);
+    // Refused changes write nothing.
+    assert_eq!(stack.roll(&org, &key_id, json!({})).await.0, 409);
+    let (stranger_uid, stranger) = emulator_user().await;
+    let path = format!("{org_path}/{}", org.first_id);
+    assert_eq!(stack.call("PATCH", &path, &stranger, Some(r#"{"name":"x"}"#)).await.0, 404);
+    assert_eq!(stack.call("DELETE", &path, &stranger, None).await.0, 404);
+    // The operator CLI's revoke (the same service call) is the operator's.
+    let audit = Audit::new(Actor::operator(Some("ops")), "req-operator", stack.now());
+    assert!(service::revoke_key(&stack.store, &org.id, &org.first_id, &audit).await.unwrap());
+    expected.push(("key.revoked", org.first_id.clone()));
+    let events = stack.events(&org).await;
+    check(&events, &expected);
+
+    for event in &events {
+        let actor = &event["actor"];
+        if event["request_id"] == "req-operator" {
+            assert_eq!(actor, &json!({"type": "operator", "id": "ops"}));
+            assert_eq!(event["data"], json!({"reason": "operator"}));
+            continue;
+        }
+        assert_eq!(actor, &json!({"type": "user", "id": org.uid}), "{event}");
+        assert_ne!(actor["id"], stranger_uid.as_str());
+        assert!(event["request_id"].as_str().is_some_and(|r| r.starts_with("req-")), "{event}");
+        assert_eq!((event["source_ip"].as_str(), event["user_agent"].as_str()), (Some("127.0.0.1"), Some(AGENT)));
+        assert!(event["created_at"].as_str().unwrap().ends_with('Z'));
+    }
+    let by_type = |t: &str| events.iter().find(|e| e["type"] == t).unwrap().clone();
+    assert_eq!(by_type("key.rolled")["data"]["new_key_id"], rolled_id.as_str());
+    assert_eq!(by_type("key.rolled")["data"]["old_key_expires_at"], rolled["old_key_expires_at"]);
+    let member_revoke =
+        events.iter().find(|e| e["type"] == "key.revoked" && e["key_id"] == rolled_id.as_str()).unwrap();
+    assert_eq!(member_revoke["data"], json!({"reason": "revoked"}));
+    assert_eq!(stack.listed(&org, &org.first_id).await["revoked_reason"], "operator");
+
+    // No event item holds a key, a token, a webhook secret or a hash, in any attribute.
+    let raw = stack
+        .store
+        .client()
+        .query()
+        .table_name(&stack.store.tables().orgs)
+        .key_condition_expression("org_id = :org AND begins_with(sk, :e)")
+        .expression_attribute_values(":org", aws_sdk_dynamodb::types::AttributeValue::S(org.id.clone()))
+        .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S("EVENT#".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.items().len(), expected.len());
+    let dump = format!("{:?}", raw.items());
+    let secrets = [org.first_secret.as_str(), created["secret"].as_str().unwrap(), rolled["secret"].as_str().unwrap()];
+    let hashes: Vec<String> =
+        secrets.iter().map(|s| overten::ApiKey::parse(s).unwrap().hash().as_str().to_owned()).collect();
+    for needle in secrets
+        .iter()
+        .copied()
+        .chain([org.token.as_str(), org.webhook_secret.as_str()])
+        .chain(hashes.iter().map(String::as_str))
+    {
+        assert!(!dump.contains(needle), "an event holds a secret or a hash");
+    }
+    // Each event expires 400 days after it was written (DynamoDB TTL).
+    for item in raw.items() {
+        let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
+        let at = overten::clock::parse_rfc3339(item["created_at"].as_s().unwrap()).unwrap();
+        assert_eq!(ttl - at, 400 * 86_400);
+    }
+}
+
+#[tokio::test]
+async fn a_change_whose_transaction_fails_writes_no_event() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let before = stack.events(&org).await.len();
+    // A key whose hash is already stored: the ApiKeys put's condition cancels the transaction, the
+    // event with it.
+    let key = overten::ApiKey::parse(&org.first_secret).unwrap();
+    let duplicate = overten::store::NewKey {
+        key_id: overten::ids::new_key_id(overten::clock::now_millis()),
+        hash: key.hash(),
+        name: "dup".into(),
+        prefix: key.display_prefix().into(),
+        created_at: rfc3339(now_secs()),
+        expires_at: None,
+        rolled_from: None,
+    };
+    let audit = Audit::new(Actor::user(&org.uid), "req-dup", now_secs());
+    let err = stack.store.create_key(&org.id, &duplicate, &audit).await.unwrap_err();
+    assert_eq!(err.status(), 500);
+    let rolled = stack.store.roll_key(&org.id, &org.first_id, &duplicate, false, 60, &audit).await.unwrap_err();
+    assert_eq!(rolled.status(), 500);
+    assert_eq!(stack.events(&org).await.len(), before);
+    assert_eq!(stack.listing(&org, true).await.len(), 1, "and no key");
+    assert_eq!(stack.listed(&org, &org.first_id).await["status"], "active", "the old key was not scheduled");
+}
+
+#[tokio::test]
+async fn events_page_newest_first_with_a_stable_cursor_and_only_for_members() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    for i in 0..6 {
+        stack.create(&org, json!({"name": format!("k{i}")})).await;
+    }
+    let all = stack.events(&org).await;
+    assert_eq!(all.len(), 7);
+    assert_eq!(all.last().unwrap()["type"], "org.created", "oldest last");
+    let ids: Vec<&str> = all.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ids, sorted, "newest first");
+
+    let page = |cursor: Option<String>| {
+        let path = match cursor {
+            Some(c) => format!("/orgs/{}/events?limit=3&cursor={c}", org.id),
+            None => format!("/orgs/{}/events?limit=3", org.id),
+        };
+        let stack = &stack;
+        let token = org.token.clone();
+        async move { stack.call("GET", &path, &token, None).await.1 }
+    };
+    let first = page(None).await;
+    assert_eq!((first["has_more"].as_bool(), first["data"].as_array().unwrap().len()), (Some(true), 3));
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = page(Some(cursor.clone())).await;
+    // New events are newer than the cursor: the next page stays what it was.
+    stack.create(&org, json!({"name": "later"})).await;
+    assert_eq!(page(Some(cursor)).await, second, "a stable cursor");
+    let third = page(second["next_cursor"].as_str().map(str::to_owned)).await;
+    assert_eq!((third["has_more"].as_bool(), &third["next_cursor"]), (Some(false), &Value::Null));
+    let paged: Vec<Value> = [first, second, third].iter().flat_map(|p| p["data"].as_array().unwrap().clone()).collect();
+    assert_eq!(paged, all);
+
+    let (_, stranger) = emulator_user().await;
+    let (status, error) = stack.call("GET", &format!("/orgs/{}/events", org.id), &stranger, None).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (404, Some("org_not_found")));
+    for bad in ["limit=0", "limit=101", "cursor=key_1", "since=1"] {
+        let (status, _) = stack.call("GET", &format!("/orgs/{}/events?{bad}", org.id), &org.token, None).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+}
