@@ -458,6 +458,14 @@ async fn the_example_events_drive_each_function() {
     let fill_key = [fill[0], fill[1], fill[2], ("REPLACE_WITH_KEY_ID", new_key.as_str())];
     let response = whoami::handle(http(load("whoami.json", &fill_key))).await;
     assert_eq!(body_json(&response)["org_id"], org);
+    let response = keys::handle(&stack.keys, http(load("keys-rename.json", &fill_key))).await;
+    assert_eq!((response.status().as_u16(), body_json(&response)["name"].as_str()), (200, Some("billing-service-v2")));
+    let response = keys::handle(&stack.keys, http(load("keys-roll.json", &fill_key))).await;
+    assert_eq!((response.status().as_u16(), body_json(&response)["rolled_from"].as_str()), (201, Some(&*new_key)));
+    let response = keys::handle(&stack.keys, http(load("keys-events.json", &fill_key))).await;
+    let types: Vec<Value> =
+        body_json(&response)["data"].as_array().unwrap().iter().map(|e| e["type"].clone()).collect();
+    assert_eq!(types, [json!("key.rolled"), json!("key.renamed"), json!("key.created"), json!("org.created")]);
     let response = keys::handle(&stack.keys, http(load("keys-revoke.json", &fill_key))).await;
     assert_eq!(response.status(), 204);
 }
