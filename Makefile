@@ -82,7 +82,8 @@ bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: targe
 
 # The pure modules of the core and the authorizer's decision code (README, "Mutation testing").
 MUTANTS_FILES := -f shared/src/api_key.rs -f shared/src/credentials.rs -f shared/src/requests.rs \
-  -f shared/src/firebase/segments.rs -f shared/src/firebase/claims.rs -f shared/src/error.rs
+  -f shared/src/firebase/segments.rs -f shared/src/firebase/claims.rs -f shared/src/error.rs \
+  -f shared/src/audit.rs -f shared/src/clock.rs -f shared/src/store/records.rs
 CARGO_MUTANTS_VERSION := 27.1.0
 
 mutants: ## Mutation testing (cargo-mutants) of the core's pure modules and the authorizer, with their crates' own tests

@@ -112,6 +112,7 @@ fn the_authorizer_guards_downstream_routes_and_not_its_own() {
         "PATCH /orgs/{org_id}/api-keys/{key_id}",
         "POST /orgs/{org_id}/api-keys/{key_id}/roll",
         "GET /orgs/{org_id}/events",
+        "POST /secret-scanning/github",
         "GET /verify",
         "GET /v1/whoami",
     ]
@@ -191,6 +192,32 @@ fn least_privilege_per_function() {
         }
     }
     assert!(resource(&t, "WhoAmIFunction")["Properties"].get("Policies").is_none());
+    // Secret scanning reads keys by hash and revokes: no scan, no query, no membership, no key
+    // creation; its ApiKeys write touches only the revocation's attributes.
+    let set = |actions: &[&str]| actions.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        actions(&t, "SecretScanningFunction"),
+        vec![
+            ("ApiKeysTable".to_owned(), set(&["dynamodb:BatchGetItem"])),
+            ("ApiKeysTable".to_owned(), set(&["dynamodb:UpdateItem"])),
+            (
+                "OrgsTable".to_owned(),
+                set(&["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"])
+            ),
+        ]
+    );
+    let statements =
+        resource(&t, "SecretScanningFunction")["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+    let attributes: Vec<&str> = statements[1]["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        attributes,
+        ["key_hash", "org_id", "key_id", "revoked_at", "revoked_reason", "leaked_url", "leaked_source"]
+    );
 }
 
 #[test]

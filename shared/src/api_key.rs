@@ -106,7 +106,8 @@ impl fmt::Debug for ApiKey {
 pub struct KeyHash(String);
 
 impl KeyHash {
-    fn of(key: &str) -> Self {
+    /// `sha256` of any text: a key's hash, or what secret scanning reports for any token.
+    pub fn of(key: &str) -> Self {
         let digest = Sha256::digest(key.as_bytes());
         let mut hex = String::with_capacity(64);
         for byte in digest {

@@ -123,6 +123,30 @@ pub struct FirebaseConfig {
 pub const GOOGLE_JWKS_URL: &str =
     "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com";
 
+/// Where GitHub publishes its secret-scanning keys.
+pub const GITHUB_SECRET_SCANNING_KEYS_URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
+
+/// The secret-scanning endpoint's key set: `GITHUB_SECRET_SCANNING_KEYS_URL` (https inside
+/// Lambda) and its fetch timeout — 3 s, as for Google's keys: GitHub retries a 503.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubKeysConfig {
+    pub keys_url: String,
+    pub fetch_timeout: Duration,
+}
+
+impl GithubKeysConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(GithubKeysConfig {
+            keys_url: key_set_url(&get, "GITHUB_SECRET_SCANNING_KEYS_URL", GITHUB_SECRET_SCANNING_KEYS_URL)?,
+            fetch_timeout: Duration::from_secs(3),
+        })
+    }
+}
+
 impl FirebaseConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -206,6 +230,16 @@ mod tests {
         assert_eq!(t, Tables { api_keys: "k".into(), orgs: "o".into() });
         let f = FirebaseConfig::from_lookup(lookup(&[("FIREBASE_PROJECT_ID", "demo-overten")])).unwrap();
         assert_eq!(f.jwks_url, GOOGLE_JWKS_URL);
+        let g = GithubKeysConfig::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(g.keys_url, GITHUB_SECRET_SCANNING_KEYS_URL);
+        let local =
+            GithubKeysConfig::from_lookup(lookup(&[("GITHUB_SECRET_SCANNING_KEYS_URL", "http://127.0.0.1:1/k")]));
+        assert_eq!(local.unwrap().keys_url, "http://127.0.0.1:1/k", "plain http is for local development");
+        let deployed = GithubKeysConfig::from_lookup(lookup(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "overten-keys-prod-secret-scanning"),
+            ("GITHUB_SECRET_SCANNING_KEYS_URL", "http://127.0.0.1:1/k"),
+        ]));
+        assert!(matches!(deployed, Err(ConfigError::Unsafe("GITHUB_SECRET_SCANNING_KEYS_URL", _))));
         assert_eq!(f.emulator_host, None);
         let f = FirebaseConfig::from_lookup(lookup(&[
             ("FIREBASE_PROJECT_ID", "demo-overten"),
@@ -256,6 +290,16 @@ mod tests {
     fn a_production_environment_with_the_real_defaults_starts() {
         let f = FirebaseConfig::from_lookup(lookup(&[LAMBDA, ("FIREBASE_PROJECT_ID", "overten-prod")])).unwrap();
         assert_eq!(f.jwks_url, GOOGLE_JWKS_URL);
+        let g = GithubKeysConfig::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(g.keys_url, GITHUB_SECRET_SCANNING_KEYS_URL);
+        let local =
+            GithubKeysConfig::from_lookup(lookup(&[("GITHUB_SECRET_SCANNING_KEYS_URL", "http://127.0.0.1:1/k")]));
+        assert_eq!(local.unwrap().keys_url, "http://127.0.0.1:1/k", "plain http is for local development");
+        let deployed = GithubKeysConfig::from_lookup(lookup(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "overten-keys-prod-secret-scanning"),
+            ("GITHUB_SECRET_SCANNING_KEYS_URL", "http://127.0.0.1:1/k"),
+        ]));
+        assert!(matches!(deployed, Err(ConfigError::Unsafe("GITHUB_SECRET_SCANNING_KEYS_URL", _))));
         assert_eq!(f.emulator_host, None);
         let https = ("FIREBASE_JWKS_URL", "https://keys.example.com/jwks");
         let f = FirebaseConfig::from_lookup(lookup(&[LAMBDA, ("FIREBASE_PROJECT_ID", "overten-prod"), https])).unwrap();

@@ -47,16 +47,32 @@ pub fn query(req: &Request) -> QueryMap {
 
 /// The body's bytes, refused with 413 above 16 KiB before anything parses it.
 pub fn body(req: &Request) -> Result<&[u8], Error> {
+    body_up_to(req, MAX_BODY_BYTES)
+}
+
+/// The body's bytes exactly as received, refused with 413 above `limit`.
+pub fn body_up_to(req: &Request, limit: usize) -> Result<&[u8], Error> {
     let bytes: &[u8] = match req.body() {
         Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
         Body::Binary(bytes) => bytes,
         _ => &[],
     };
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(Error::PayloadTooLarge(MAX_BODY_BYTES));
+    if bytes.len() > limit {
+        return Err(Error::PayloadTooLarge(limit));
     }
     Ok(bytes)
+}
+
+/// Who (`actor`), from where (the request's source IP and user agent, as API Gateway saw them)
+/// and when (`now`): what a change records in its event.
+pub fn audit_of(req: &Request, actor: crate::audit::Actor, now: i64) -> crate::audit::Audit {
+    let source_ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
+        _ => None,
+    };
+    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok());
+    crate::audit::Audit::new(actor, &request_id(req), now).from(source_ip.as_deref(), user_agent)
 }
 
 pub fn json_response(status: u16, value: &impl Serialize) -> Response<Body> {
@@ -134,12 +150,7 @@ impl<S> App<S> {
     /// Who (`actor`), from where (the request's source IP and user agent, as API Gateway saw
     /// them) and when (this app's clock): what a change records in its event.
     pub fn audit(&self, req: &Request, actor: crate::audit::Actor) -> crate::audit::Audit {
-        let source_ip = match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
-            _ => None,
-        };
-        let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok());
-        crate::audit::Audit::new(actor, &request_id(req), self.clock.now_secs()).from(source_ip.as_deref(), user_agent)
+        audit_of(req, actor, self.clock.now_secs())
     }
 
     pub fn with_cors_origin(mut self, origin: &str) -> Self {

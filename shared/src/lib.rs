@@ -15,8 +15,10 @@ pub mod credentials;
 pub mod error;
 pub mod firebase;
 pub mod ids;
+pub mod key_set;
 pub mod logging;
 pub mod requests;
+pub mod secret_scanning;
 pub mod service;
 pub mod store;
 

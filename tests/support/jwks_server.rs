@@ -1,4 +1,5 @@
-//! A JWKS endpoint on 127.0.0.1 whose answer the test controls, counting the fetches.
+//! A key-set endpoint on 127.0.0.1 (a JWKS, or GitHub's secret-scanning keys) whose answer the
+//! test controls, counting the fetches.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,14 +25,14 @@ pub struct JwksServer {
 
 impl JwksServer {
     pub async fn start(keys: &[Value], max_age: u64) -> Self {
+        Self::serving(serde_json::json!({ "keys": keys }).to_string(), max_age).await
+    }
+
+    /// Any key-set document (GitHub's secret-scanning keys, for one).
+    pub async fn serving(body: String, max_age: u64) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/jwks", listener.local_addr().unwrap());
-        let answer = Arc::new(Mutex::new(Answer {
-            status: 200,
-            body: serde_json::json!({ "keys": keys }).to_string(),
-            max_age,
-            delay: Duration::ZERO,
-        }));
+        let answer = Arc::new(Mutex::new(Answer { status: 200, body, max_age, delay: Duration::ZERO }));
         let hits = Arc::new(AtomicUsize::new(0));
         let (a, h) = (answer.clone(), hits.clone());
         tokio::spawn(async move {

@@ -33,6 +33,8 @@ pub enum Route {
     Verify,
     /// Behind the authorizer.
     WhoAmI,
+    /// GitHub's signed deliveries.
+    SecretScanning,
 }
 
 /// The route for `method path`, as API Gateway matches the template's events.
@@ -46,6 +48,7 @@ pub fn route(method: &str, path: &str) -> Option<Route> {
         | ("GET", ["orgs", _, "events"]) => Some(Route::Keys),
         ("GET", ["verify"]) => Some(Route::Verify),
         ("GET", ["v1", "whoami"]) => Some(Route::WhoAmI),
+        ("POST", ["secret-scanning", "github"]) => Some(Route::SecretScanning),
         _ => None,
     }
 }
@@ -96,6 +99,7 @@ pub struct Gateway {
     stage_bucket: TokenBucket,
     signup_bucket: TokenBucket,
     access_log: Option<Mutex<std::fs::File>>,
+    secret_scanning: Option<secret_scanning::App<DynamoStore>>,
 }
 
 /// What one request leaves for the access log: the `$context` variables API Gateway would set.
@@ -135,7 +139,14 @@ impl Gateway {
             stage_bucket: TokenBucket::new(limits.rate, limits.burst),
             signup_bucket: TokenBucket::new(limits.signup_rate, limits.signup_burst),
             access_log: None,
+            secret_scanning: None,
         }
+    }
+
+    /// Serves `POST /secret-scanning/github` with this function.
+    pub fn with_secret_scanning(mut self, app: secret_scanning::App<DynamoStore>) -> Self {
+        self.secret_scanning = Some(app);
+        self
     }
 
     /// Appends one access-log line per request, in the template's `AccessLogSetting` format.
@@ -214,6 +225,11 @@ impl Gateway {
             Route::Keys => keys::handle(&self.app, lambda_request).await,
             Route::Verify => verify::handle(&self.hot_store, lambda_request).await,
             Route::WhoAmI => whoami::handle(lambda_request).await,
+            Route::SecretScanning => match &self.secret_scanning {
+                Some(app) => secret_scanning::handle(app, lambda_request).await,
+                // A gateway built without it (tests of other routes) has no integration there.
+                None => return self.gateway_response("INTEGRATION_FAILURE", context),
+            },
         };
         context.set("integrationLatency", integration_started.elapsed().as_millis().to_string());
         response
@@ -295,6 +311,7 @@ pub fn resource_path(path: &str) -> Option<String> {
         ["orgs", _, "events"] => "/orgs/{org_id}/events",
         ["verify"] => "/verify",
         ["v1", "whoami"] => "/v1/whoami",
+        ["secret-scanning", "github"] => "/secret-scanning/github",
         _ => return None,
     };
     Some(resource.to_owned())
@@ -315,6 +332,9 @@ mod tests {
         assert_eq!(route("POST", "/orgs/org_1/api-keys/key_1/roll"), Some(Route::Keys));
         assert_eq!(route("GET", "/orgs/org_1/api-keys/key_1/roll"), None);
         assert_eq!(route("GET", "/orgs/org_1/events"), Some(Route::Keys));
+        assert_eq!(route("POST", "/secret-scanning/github"), Some(Route::SecretScanning));
+        assert_eq!(route("GET", "/secret-scanning/github"), None);
+        assert_eq!(resource_path("/secret-scanning/github").as_deref(), Some("/secret-scanning/github"));
         assert_eq!(route("POST", "/orgs/org_1/events"), None);
         assert_eq!(resource_path("/orgs/o/api-keys/k/roll").as_deref(), Some("/orgs/{org_id}/api-keys/{key_id}/roll"));
         assert_eq!(resource_path("/orgs/o/events").as_deref(), Some("/orgs/{org_id}/events"));

@@ -25,7 +25,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let limits = Limits::from_template(&template, |name| std::env::var(name).ok());
     // Each route with its function's own DynamoDB timeouts, as deployed.
     let hot_store = overten::store_from_env(overten::config::DynamoTimeouts::HOT_PATH).await?;
-    let mut gateway = Gateway::new(app, hot_store, template, limits);
+    let scanning = secret_scanning::App::from_env().await?;
+    let mut gateway = Gateway::new(app, hot_store, template, limits).with_secret_scanning(scanning);
     if let Some(path) = std::env::var_os("ACCESS_LOG_FILE") {
         gateway = gateway.with_access_log(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
     }
