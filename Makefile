@@ -19,7 +19,7 @@ CHECKOV_DEPS := $(CHECKOV_VENV)/.installed
 # when missing: the machines here and CI run as root.
 CHROMIUM ?= $(shell command -v chromium || echo /usr/bin/chromium)
 
-.PHONY: help deps test lint unit template-check dev token admin package bench fuzz soak lock-python clean mutants
+.PHONY: help deps test lint unit template-check dev token admin github-delivery package bench fuzz soak lock-python clean mutants
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -60,6 +60,10 @@ admin: ## Operator CLI against the make dev stack, e.g. make admin ARGS='org cre
 	  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
 	  API_KEYS_TABLE=$${API_KEYS_TABLE:-overten-local-ApiKeys} ORGS_TABLE=$${ORGS_TABLE:-overten-local-Orgs} \
 	  cargo run --locked -q --bin overten-admin -- $(ARGS)
+
+github-delivery: ## A secret-scanning delivery signed with make dev's local GitHub key: make github-delivery KEYS="sk_live_… …"
+	@cargo run --locked -q --bin overten-admin -- github deliver --dir $${RUN_DIR:-.run/dev}/github \
+	  --url http://127.0.0.1:$(API_PORT)/secret-scanning/github $(KEYS)
 
 lint: ## rustfmt and clippy, warnings as errors
 	cargo fmt --all --check

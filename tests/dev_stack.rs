@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 const DDB_PORT: u16 = 8211;
 const AUTH_PORT: u16 = 9211;
 const API_PORT: u16 = 3211;
+const GITHUB_PORT: u16 = 9511;
 
 fn binary(name: &str) -> PathBuf {
     overten_tests::built_binary(name)
@@ -34,6 +35,7 @@ impl DevStack {
             .env("AUTH_EMULATOR_PORT", AUTH_PORT.to_string())
             .env("FIREBASE_HUB_PORT", "4611")
             .env("API_PORT", API_PORT.to_string())
+            .env("GITHUB_KEYS_PORT", GITHUB_PORT.to_string())
             .env("DEV_DATA_DIR", scratch.join("data"))
             .env("RUN_DIR", scratch.join("run"))
             .env("DEV_FRESH", "1")
@@ -41,6 +43,7 @@ impl DevStack {
             .env_remove("FIREBASE_AUTH_EMULATOR_HOST")
             .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
             .env_remove("FIREBASE_JWKS_URL")
+            .env_remove("GITHUB_SECRET_SCANNING_KEYS_URL")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -224,12 +227,38 @@ async fn make_dev_serves_the_quickstart_over_http() {
     )
     .await;
     assert_eq!((status, renamed["name"].as_str(), renamed["status"].as_str()), (200, Some("old ci"), Some("revoked")));
+
+    // GitHub's secret scanning, locally: make dev serves its own key set; the CLI signs a delivery
+    // of the rolled-to key with that key, as GitHub would, and the key is revoked as leaked.
+    let leaked = rolled["secret"].as_str().unwrap();
+    let url = format!("{api}/secret-scanning/github");
+    let github_dir = stack.scratch.join("run/github");
+    let (ok, delivered, raw) =
+        admin(&["github", "deliver", "--dir", github_dir.to_str().unwrap(), "--url", &url, leaked]);
+    assert!(ok, "{raw}");
+    assert_eq!(
+        (delivered["status"].as_u64(), delivered["answer"][0]["label"].as_str()),
+        (Some(200), Some("true_positive")),
+        "{raw}"
+    );
+    assert!(!raw.contains(leaked), "the CLI never prints a key back");
+    assert_eq!(call(http.get(format!("{api}/verify")).header("x-api-key", leaked)).await.0, 401);
+    let (ok, found, raw) = admin(&["key", "lookup", leaked]);
+    assert!(ok, "{raw}");
+    assert_eq!(
+        (found[0]["revoked_reason"].as_str(), found[0]["leak"]["source"].as_str()),
+        (Some("leaked"), Some("content"))
+    );
+    assert_eq!(found[0]["leak"]["url"], "https://github.com/example/app/blob/main/.env");
+    // An unsigned delivery is the gateway's answer too: 401 invalid_signature.
+    let (status, error) = call(http.post(&url).body("[]")).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (401, Some("invalid_signature")));
     let (ok, _, _) = admin(&["key", "lookup", "sk_live_not-a-key"]);
     assert!(!ok);
 
     // Ctrl-C stops everything it started.
     stack.interrupt();
-    for port in [API_PORT, DDB_PORT, AUTH_PORT] {
+    for port in [API_PORT, DDB_PORT, AUTH_PORT, GITHUB_PORT] {
         let deadline = Instant::now() + Duration::from_secs(15);
         while port_open(port) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(200));

@@ -70,6 +70,7 @@ fn the_spec_lists_every_error_code_of_the_contract() {
         Error::ExpiredApiKey,
         Error::KeyAlreadyRolled,
         Error::KeyInactive,
+        Error::InvalidSignature,
         Error::PayloadTooLarge(16384),
         Error::RouteNotFound,
         Error::MethodNotAllowed,

@@ -7,13 +7,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 scratch=$(mktemp -d)
-export DDB_PORT=8311 AUTH_EMULATOR_PORT=9311 FIREBASE_HUB_PORT=4711 API_PORT=3311
+export DDB_PORT=8311 AUTH_EMULATOR_PORT=9311 FIREBASE_HUB_PORT=4711 API_PORT=3311 GITHUB_KEYS_PORT=9411
 export DEV_DATA_DIR=$scratch/data RUN_DIR=$scratch/run DEV_FRESH=1
 # schemathesis calls POST /signup far faster than its 5/s stage limit allows; the throttling
 # itself is covered by tests/gateway.rs.
 export SIGNUP_THROTTLING_RATE_LIMIT=100000 SIGNUP_THROTTLING_BURST_LIMIT=100000
 export LOCAL_GATEWAY_BIN=${LOCAL_GATEWAY_BIN:-$root/target/debug/local-gateway}
-unset FIREBASE_JWKS_URL AWS_ENDPOINT_URL_DYNAMODB FIREBASE_AUTH_EMULATOR_HOST
+unset FIREBASE_JWKS_URL AWS_ENDPOINT_URL_DYNAMODB FIREBASE_AUTH_EMULATOR_HOST GITHUB_SECRET_SCANNING_KEYS_URL
 
 setsid infra/scripts/dev.sh > "$scratch/dev.log" 2>&1 &
 dev=$!

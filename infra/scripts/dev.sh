@@ -3,7 +3,10 @@
 #   DynamoDB Local (data kept in $DEV_DATA_DIR, default .dev-data; DEV_FRESH=1 starts empty),
 #   the Firebase Auth emulator (project demo-overten) unless FIREBASE_JWKS_URL is set (then real
 #   RS256 tokens are verified against that URL), the tables created if absent, and the local
-#   gateway running the real handlers in-process. Ctrl-C stops everything it started.
+#   gateway running the real handlers in-process, and — unless GITHUB_SECRET_SCANNING_KEYS_URL is
+#   set — a local stand-in for GitHub's secret-scanning key set (a key pair kept in
+#   $RUN_DIR/github, served on 127.0.0.1:$GITHUB_KEYS_PORT), so `make github-delivery` can sign
+#   deliveries as GitHub does. Ctrl-C stops everything it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -35,17 +38,39 @@ fi
 # (the end-to-end test runs inside cargo test, which holds the build lock).
 gateway=${LOCAL_GATEWAY_BIN:-}
 if [ -z "$gateway" ]; then
-  cargo build --locked -q -p local-gateway
+  cargo build --locked -q -p local-gateway -p overten-admin
   gateway=$root/target/debug/local-gateway
 fi
+admin=${ADMIN_BIN:-$root/target/debug/overten-admin}
 
-gateway_pid=
+gateway_pid= github_pid=
 cleanup() {
-  [ -n "$gateway_pid" ] && kill "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null
+  # Each step on its own: a process already gone must not stop the rest (set -e).
+  for pid in $gateway_pid $github_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   "$root/infra/scripts/services.sh" stop "${services[@]}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+export GITHUB_KEYS_PORT=${GITHUB_KEYS_PORT:-9480}
+github_line="  GitHub keys  ${GITHUB_SECRET_SCANNING_KEYS_URL:-}"
+if [ -z "${GITHUB_SECRET_SCANNING_KEYS_URL:-}" ]; then
+  github_dir=$RUN_DIR/github
+  "$admin" github keys --dir "$github_dir" > /dev/null
+  python3 -m http.server "$GITHUB_KEYS_PORT" --bind 127.0.0.1 --directory "$github_dir" > /dev/null 2>&1 &
+  github_pid=$!
+  export GITHUB_SECRET_SCANNING_KEYS_URL=http://127.0.0.1:$GITHUB_KEYS_PORT/public_keys.json
+  # Ours, not whatever else holds the port: the served set must be the one just written.
+  for _ in $(seq 100); do
+    kill -0 "$github_pid" 2>/dev/null || { echo "dev: port $GITHUB_KEYS_PORT is taken (set GITHUB_KEYS_PORT)" >&2; exit 1; }
+    curl -sf --max-time 1 "$GITHUB_SECRET_SCANNING_KEYS_URL" | cmp -s - "$github_dir/public_keys.json" && break
+    sleep 0.1
+  done
+  github_line="  GitHub keys  $GITHUB_SECRET_SCANNING_KEYS_URL (local key in $github_dir; make github-delivery KEYS=…)"
+fi
 
 "$root/infra/scripts/services.sh" start "${services[@]}"
 "$gateway" &
@@ -69,6 +94,7 @@ Overten API keys: local stack ready
   Access log   $ACCESS_LOG_FILE
   DynamoDB     http://127.0.0.1:$DDB_PORT   tables $API_KEYS_TABLE, $ORGS_TABLE; data in $data (DEV_FRESH=1 starts empty)
 $auth_line
+$github_line
 
 Next, sign up and get a key:
   $try_token

@@ -5,10 +5,18 @@
 //!   overten-admin key lookup <raw key | prefix>              which org and key, for a reported leak
 //!   overten-admin key revoke <raw key>                       revoke it now (an `operator` event)
 //!
+//! Local development only — GitHub's side of secret scanning, with a key pair of our own:
+//!
+//!   overten-admin github keys --dir DIR          a P-256 key pair in DIR (kept), its key set in
+//!                                                DIR/public_keys.json, shaped like GitHub's
+//!   overten-admin github deliver --dir DIR --url URL TOKEN...
+//!                                                a delivery of TOKENs signed with DIR's key, POSTed
+//!
 //! Output is JSON on stdout; errors go to stderr with exit code 1 (2 for usage). A raw key is
 //! never printed back, only its prefix.
 
 use overten::audit::{Actor, Audit};
+use overten::secret_scanning::signature::{LocalSigner, key_set_document};
 use overten::service;
 use overten::store::{DynamoStore, KeyRecord, KeyStatus, KeyStore, NewOrg};
 use overten::{ApiKey, Error};
@@ -17,7 +25,9 @@ use serde_json::{Value, json};
 const USAGE: &str = "usage:
   overten-admin org create --name NAME --owner-uid UID
   overten-admin key lookup <raw key | prefix>
-  overten-admin key revoke <raw key>";
+  overten-admin key revoke <raw key>
+  overten-admin github keys --dir DIR
+  overten-admin github deliver --dir DIR --url URL TOKEN...";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -30,6 +40,15 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    if let Command::GithubKeys { .. } | Command::GithubDeliver { .. } = command {
+        return match github(command).await {
+            Ok(output) => println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default()),
+            Err(message) => {
+                eprintln!("overten-admin: {message}");
+                std::process::exit(1);
+            }
+        };
+    }
     let store = match overten::store_from_env(overten::config::DynamoTimeouts::MANAGEMENT).await {
         Ok(s) => s,
         Err(err) => {
@@ -51,6 +70,22 @@ enum Command<'a> {
     CreateOrg { name: &'a str, owner_uid: &'a str },
     Lookup(&'a str),
     Revoke(&'a str),
+    GithubKeys { dir: &'a str },
+    GithubDeliver { dir: &'a str, url: &'a str, tokens: Vec<&'a str> },
+}
+
+/// `--name value` options, then the remaining words.
+fn options<'a>(mut rest: &[&'a str], known: &[&str]) -> Result<(Vec<(&'a str, &'a str)>, Vec<&'a str>), String> {
+    let mut found = Vec::new();
+    while let Some(flag) = rest.first().filter(|f| f.starts_with("--")) {
+        if !known.contains(flag) {
+            return Err(format!("unknown option {flag}"));
+        }
+        let value = rest.get(1).ok_or_else(|| format!("{flag} needs a value"))?;
+        found.push((*flag, *value));
+        rest = &rest[2..];
+    }
+    Ok((found, rest.to_vec()))
 }
 
 fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, String> {
@@ -75,6 +110,20 @@ fn parse<'a>(args: &[&'a str]) -> Result<Command<'a>, String> {
         }
         ["key", "lookup", key] => Ok(Command::Lookup(key)),
         ["key", "revoke", key] => Ok(Command::Revoke(key)),
+        ["github", "keys", rest @ ..] => match options(rest, &["--dir"])? {
+            (opts, words) if words.is_empty() => {
+                Ok(Command::GithubKeys { dir: opts.iter().find(|o| o.0 == "--dir").ok_or("--dir is required")?.1 })
+            }
+            _ => Err("github keys takes only --dir".into()),
+        },
+        ["github", "deliver", rest @ ..] => {
+            let (opts, tokens) = options(rest, &["--dir", "--url"])?;
+            let get = |name: &str| opts.iter().find(|o| o.0 == name).map(|o| o.1).ok_or(format!("{name} is required"));
+            if tokens.is_empty() {
+                return Err("give at least one token to report".into());
+            }
+            Ok(Command::GithubDeliver { dir: get("--dir")?, url: get("--url")?, tokens })
+        }
         _ => Err("unknown command".into()),
     }
 }
@@ -102,6 +151,9 @@ async fn run(store: &DynamoStore, command: Command<'_>) -> Result<Value, Error> 
             };
             Ok(Value::Array(keys.iter().map(describe).collect()))
         }
+        Command::GithubKeys { .. } | Command::GithubDeliver { .. } => {
+            Err(Error::Internal("github commands need no store".into()))
+        }
         Command::Revoke(input) => {
             let key = ApiKey::parse(input).map_err(|e| Error::InvalidRequest(format!("not a valid key: {e}")))?;
             let record = store.find_key(&key.hash()).await?.ok_or(Error::KeyNotFound)?;
@@ -113,6 +165,55 @@ async fn run(store: &DynamoStore, command: Command<'_>) -> Result<Value, Error> 
             let record = store.find_key(&key.hash()).await?.ok_or(Error::KeyNotFound)?;
             Ok(describe(&record))
         }
+    }
+}
+
+/// The local stand-in for GitHub's signing key, kept in `dir` so restarts of `make dev` keep it.
+fn local_signer(dir: &str) -> Result<LocalSigner, String> {
+    let path = std::path::Path::new(dir).join("signing-key.pk8");
+    if let Ok(saved) = std::fs::read(&path) {
+        return LocalSigner::from_pkcs8(&saved).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let signer = LocalSigner::generate().map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
+    std::fs::write(&path, signer.pkcs8()).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).map_err(|e| e.to_string())?;
+    Ok(signer)
+}
+
+async fn github(command: Command<'_>) -> Result<Value, String> {
+    match command {
+        Command::GithubKeys { dir } => {
+            let signer = local_signer(dir)?;
+            let path = std::path::Path::new(dir).join("public_keys.json");
+            std::fs::write(&path, key_set_document(&[signer.key_set_entry(true)])).map_err(|e| e.to_string())?;
+            Ok(json!({"key_identifier": signer.key_identifier(), "key_set": path.display().to_string()}))
+        }
+        Command::GithubDeliver { dir, url, tokens } => {
+            let signer = local_signer(dir)?;
+            // What GitHub sends: each match with where it was found.
+            let matches: Vec<Value> = tokens
+                .iter()
+                .map(|t| json!({"token": t, "type": "overten_api_key", "url": "https://github.com/example/app/blob/main/.env", "source": "content"}))
+                .collect();
+            let body = Value::Array(matches).to_string();
+            let response = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .map_err(|e| e.to_string())?
+                .post(url)
+                .header("content-type", "application/json")
+                .header("github-public-key-identifier", signer.key_identifier())
+                .header("github-public-key-signature", signer.sign(body.as_bytes()))
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            let status = response.status().as_u16();
+            let text = response.text().await.map_err(|e| e.to_string())?;
+            Ok(json!({"status": status, "answer": serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text))}))
+        }
+        _ => Err("not a github command".into()),
     }
 }
 
@@ -155,6 +256,16 @@ mod tests {
         assert!(parse(&["org", "create", "--name"]).is_err());
         assert!(parse(&["org", "create", "--owner-uid", "u"]).is_err());
         assert!(parse(&["key", "delete", "x"]).is_err());
+        assert_eq!(parse(&["github", "keys", "--dir", "d"]), Ok(Command::GithubKeys { dir: "d" }));
+        assert_eq!(
+            parse(&["github", "deliver", "--dir", "d", "--url", "u", "t1", "t2"]),
+            Ok(Command::GithubDeliver { dir: "d", url: "u", tokens: vec!["t1", "t2"] })
+        );
+        assert!(parse(&["github", "deliver", "--dir", "d", "--url", "u"]).is_err(), "no token");
+        assert!(parse(&["github", "deliver", "--url", "u", "t"]).is_err(), "no --dir");
+        assert!(parse(&["github", "keys"]).is_err());
+        assert!(parse(&["github", "keys", "--dir", "d", "extra"]).is_err());
+        assert!(parse(&["github", "keys", "--dri", "d"]).is_err());
         assert!(parse(&[]).is_err());
     }
 }
