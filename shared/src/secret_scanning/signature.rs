@@ -154,6 +154,25 @@ pub fn key_set_document(entries: &[serde_json::Value]) -> String {
 mod tests {
     use super::*;
 
+    /// GitHub's own sample from its partner documentation (github/docs, "Validation sample in
+    /// Python"): a payload, its signature and the public key, as GitHub publishes them.
+    #[tokio::test]
+    async fn githubs_published_sample_signature_verifies() {
+        let document = serde_json::json!({"public_keys": [{
+            "key_identifier": "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a",
+            "key": "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE9MJJHnMfn2+H4xL4YaPDA4RpJqUq\nkCmRCBnYERxZanmcpzQSXs1X/AljlKkbJ8qpVIW4clayyef9gWhFbNHWAA==\n-----END PUBLIC KEY-----",
+            "is_current": true
+        }]});
+        let keys = GithubKeys::parse(document.to_string().as_bytes()).unwrap();
+        let payload = br#"[{"token":"some_token","type":"some_type","url":"some_url"}]"#;
+        let signature = STANDARD
+            .decode("MEUCIQDKZokqnCjrRtw0tni+2Ltvl/uiMJ1EGumEsp1BsNr32AIgQY1YXD2nlj+XNfGK4rBfkMJ1JDOQcYXxa2sY8FNkrKc=")
+            .unwrap();
+        let key = &keys["90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a"];
+        assert!(key.verify_sig(payload, &signature).is_ok());
+        assert!(key.verify_sig(br#"[{"token":"some_token","type":"some_type","url":"some_urL"}]"#, &signature).is_err());
+    }
+
     #[test]
     fn a_local_signature_verifies_with_the_published_key_and_nothing_else() {
         let signer = LocalSigner::generate().unwrap();
