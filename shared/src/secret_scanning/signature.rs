@@ -170,7 +170,9 @@ mod tests {
             .unwrap();
         let key = &keys["90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a"];
         assert!(key.verify_sig(payload, &signature).is_ok());
-        assert!(key.verify_sig(br#"[{"token":"some_token","type":"some_type","url":"some_urL"}]"#, &signature).is_err());
+        assert!(
+            key.verify_sig(br#"[{"token":"some_token","type":"some_type","url":"some_urL"}]"#, &signature).is_err()
+        );
     }
 
     #[test]
