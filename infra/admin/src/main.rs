@@ -74,8 +74,11 @@ enum Command<'a> {
     GithubDeliver { dir: &'a str, url: &'a str, tokens: Vec<&'a str> },
 }
 
+/// `--name value` pairs, and the words after them.
+type Options<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
 /// `--name value` options, then the remaining words.
-fn options<'a>(mut rest: &[&'a str], known: &[&str]) -> Result<(Vec<(&'a str, &'a str)>, Vec<&'a str>), String> {
+fn options<'a>(mut rest: &[&'a str], known: &[&str]) -> Result<Options<'a>, String> {
     let mut found = Vec::new();
     while let Some(flag) = rest.first().filter(|f| f.starts_with("--")) {
         if !known.contains(flag) {
