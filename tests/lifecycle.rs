@@ -428,6 +428,44 @@ async fn every_change_writes_exactly_one_event_with_its_actor_and_no_secret() {
 }
 
 #[tokio::test]
+async fn turning_api_access_on_for_a_dashboard_org_is_one_api_enabled_event() {
+    let stack = Stack::new().await;
+    let (uid, token) = emulator_user().await;
+    let org_id = overten::ids::new_org_id();
+    let dashboard = overten::store::NewOrg {
+        org_id: org_id.clone(),
+        name: "Dashboard".into(),
+        owner_uid: uid.clone(),
+        created_at: rfc3339(now_secs()),
+        webhook_secret: None,
+    };
+    stack.store.create_org(&dashboard).await.unwrap();
+    let auth = format!("Bearer {token}");
+    let body = json!({"existing_org_id": org_id}).to_string();
+    let response =
+        signup::handle(&stack.signup, rest_request("POST", "/signup", &[("Authorization", &auth)], Some(&body))).await;
+    assert_eq!(response.status(), 201);
+    let first = body_json(&response)["key"]["id"].clone();
+    let org = Org {
+        id: org_id,
+        uid: uid.clone(),
+        token,
+        first_id: String::new(),
+        first_secret: String::new(),
+        webhook_secret: String::new(),
+    };
+    let events = stack.events(&org).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!((events[0]["type"].as_str(), &events[0]["key_id"]), (Some("api.enabled"), &first));
+    assert_eq!(events[0]["actor"], json!({"type": "user", "id": uid}));
+    // Enabling twice is refused, and records nothing.
+    let again =
+        signup::handle(&stack.signup, rest_request("POST", "/signup", &[("Authorization", &auth)], Some(&body))).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(stack.events(&org).await.len(), 1);
+}
+
+#[tokio::test]
 async fn a_change_whose_transaction_fails_writes_no_event() {
     let stack = Stack::new().await;
     let org = stack.org().await;
