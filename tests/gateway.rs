@@ -173,7 +173,7 @@ async fn the_functions_own_answers_carry_the_origin_too() {
 /// same code and message.
 #[tokio::test]
 async fn every_denial_renders_as_valid_json() {
-    let mut errors = vec![overten::Error::MissingApiKey, overten::Error::UnknownApiKey];
+    let mut errors = vec![overten::Error::MissingApiKey, overten::Error::UnknownApiKey, overten::Error::ExpiredApiKey];
     for detail in [
         KeyFormatError::Empty,
         KeyFormatError::WrongLength(usize::MAX),
