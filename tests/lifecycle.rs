@@ -235,6 +235,13 @@ async fn roll_with_a_grace_period_then_without_one() {
     stack.clock.set(stack.now() + 10);
     let (status, error) = stack.roll(&org, soon["id"].as_str().unwrap(), json!({})).await;
     assert_eq!((status, error["error"]["code"].as_str()), (409, Some("key_inactive")));
+    // Revoking an expired key is a no-op, like revoking twice: it already stopped, nothing is written.
+    let events = stack.events(&org).await.len();
+    let path = format!("/orgs/{}/api-keys/{}", org.id, soon["id"].as_str().unwrap());
+    assert_eq!(stack.call("DELETE", &path, &org.token, None).await.0, 204);
+    let expired = stack.listed(&org, soon["id"].as_str().unwrap()).await;
+    assert_eq!((expired["status"].as_str(), &expired["revoked_reason"]), (Some("expired"), &Value::Null));
+    assert_eq!(stack.events(&org).await.len(), events);
     let (status, error) = stack.roll(&org, "key_0000000000000000000000", json!({})).await;
     assert_eq!((status, error["error"]["code"].as_str()), (404, Some("key_not_found")));
     for bad in [json!({"grace_period_seconds": 604801}), json!({"grace_period_seconds": -1}), json!({"name": ""})] {

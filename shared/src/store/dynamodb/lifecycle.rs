@@ -158,8 +158,12 @@ impl DynamoStore {
         };
         let now = rfc3339(audit.at);
         for _ in 0..CHANGED_RETRIES {
-            // Revoking is idempotent: a key that already ended is done.
+            // Revoking is idempotent: a key that already ended — revoked, or expired even if not
+            // yet moved out of the active run — is done, and nothing is written.
             let Ok(item) = self.key_item(org_id, key_id).await? else { return Ok(false) };
+            if get_n(&item, "expires_at").is_some_and(|at| at <= audit.at) {
+                return Ok(false);
+            }
             let hash = get_s(&item, "key_hash")?;
             let condition = if counts(&item) {
                 "attribute_exists(sk) AND attribute_not_exists(released)"
