@@ -526,6 +526,12 @@ async fn events_page_newest_first_with_a_stable_cursor_and_only_for_members() {
     let first = page(None).await;
     assert_eq!((first["has_more"].as_bool(), first["data"].as_array().unwrap().len()), (Some(true), 3));
     let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    // A page that holds exactly what is left says so: no cursor to an empty page.
+    let exact = stack.call("GET", &format!("/orgs/{}/events?limit=7", org.id), &org.token, None).await.1;
+    assert_eq!(
+        (exact["data"].as_array().unwrap().len(), &exact["has_more"], &exact["next_cursor"]),
+        (7, &json!(false), &Value::Null)
+    );
     let second = page(Some(cursor.clone())).await;
     // New events are newer than the cursor: the next page stays what it was.
     stack.create(&org, json!({"name": "later"})).await;

@@ -154,6 +154,7 @@ async fn a_signed_delivery_labels_every_token_and_revokes_the_live_leaked_key() 
         .collect();
     assert_eq!(answer, Value::Array(expected));
     assert_eq!(stack.scanning.store.key_reads(), 1, "three well-formed keys, one BatchGetItem; garbage costs no read");
+    assert_eq!(stack.scanning.store.calls(), 2, "the lookup and one revocation: the revoked key is left alone");
 
     // The live key stops at once; support and the customer can see why.
     assert_eq!(verify_status(&stack.store, live).await, 401);
@@ -184,7 +185,18 @@ async fn a_signed_delivery_labels_every_token_and_revokes_the_live_leaked_key() 
         stored.push_str(&format!("{:?}", scan.items()));
     }
     let logged = logs.text();
-    assert!(logged.contains("secret-scanning delivery"), "the delivery was logged: {logged}");
+    let deliveries: Vec<Value> = logged
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l.to_string().contains("secret-scanning delivery"))
+        .collect();
+    assert_eq!(deliveries.len(), 2, "one line per delivery: {logged}");
+    let counts = |line: &Value| {
+        let fields = if line["fields"].is_object() { &line["fields"] } else { line };
+        ["tokens", "well_formed", "true_positives", "revoked"].map(|k| fields[k].as_u64().unwrap_or(u64::MAX))
+    };
+    assert_eq!(counts(&deliveries[0]), [4, 3, 2, 1]);
+    assert_eq!(counts(&deliveries[1]), [4, 3, 2, 0], "the redelivery revoked nothing");
     for token in tokens {
         assert!(!stored.contains(token), "a raw token was stored");
         assert!(!logged.contains(token), "a raw token was logged");
@@ -233,6 +245,12 @@ async fn an_unknown_identifier_on_a_cold_start_refetches_once_then_is_refused() 
     let stack = Stack::new().await;
     let stranger = LocalSigner::generate().unwrap();
     let body = matches(&["sk_live_x"]);
+    // An empty or absurdly long identifier is refused before the key set is even fetched.
+    let signature = stack.signer.sign(body.as_bytes());
+    for identifier in [String::new(), "a".repeat(600)] {
+        assert_eq!(stack.deliver_with(&body, Some(&identifier), Some(&signature)).await.0, 401);
+    }
+    assert_eq!(stack.github.hits(), 0);
     for _ in 0..3 {
         let (status, _) =
             stack.deliver_with(&body, Some(&stranger.key_identifier()), Some(&stranger.sign(body.as_bytes()))).await;

@@ -190,6 +190,9 @@ mod tests {
         assert!(keys[&other.key_identifier()].verify_sig(body, &signature).is_err(), "another key");
         let again = LocalSigner::from_pkcs8(signer.pkcs8()).unwrap();
         assert_eq!(again.key_identifier(), signer.key_identifier(), "a saved key is the same key");
+        let id = signer.key_identifier();
+        assert!(id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        assert_ne!(id, other.key_identifier());
     }
 
     #[test]
