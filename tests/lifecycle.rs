@@ -23,6 +23,7 @@ struct Stack {
 }
 
 /// A member with an org: its id, the caller's token and uid, and the first key's id and secret.
+#[derive(Clone)]
 struct Org {
     id: String,
     uid: String,
@@ -158,8 +159,34 @@ async fn an_expiring_key_works_until_the_second_before_and_not_at_expires_at() {
     assert_eq!(listed["expires_at"], rfc3339(expires_at));
     let live = stack.listing(&org, false).await;
     assert_eq!(live.iter().map(|k| k["id"].clone()).collect::<Vec<_>>(), [json!(org.first_id)]);
-    // A listing that met the expired key moved it out of the active run: still listed, still expired.
+    // A listing that met the expired key moved it out of the active run (and off the count):
+    // still listed, still expired.
     assert_eq!(stack.listed(&org, created["id"].as_str().unwrap()).await["status"], "expired");
+    let item = |sk: String| {
+        let store = &stack.store;
+        let org_id = org.id.clone();
+        async move {
+            let key = std::collections::HashMap::from([
+                ("org_id".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(org_id)),
+                ("sk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(sk)),
+            ]);
+            let out = store
+                .client()
+                .get_item()
+                .table_name(&store.tables().orgs)
+                .set_key(Some(key))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap();
+            out.item
+        }
+    };
+    let key_id = created["id"].as_str().unwrap();
+    assert!(item(format!("KEY#{key_id}")).await.is_none(), "moved out of the active run");
+    assert!(item(format!("REVOKED#{key_id}")).await.is_some());
+    let meta = item("META".into()).await.unwrap();
+    assert_eq!(meta["active_keys"].as_n().unwrap(), "1", "only the live key counts");
 }
 
 #[tokio::test]
@@ -259,6 +286,10 @@ async fn a_grace_period_ends_at_the_old_keys_own_earlier_expiry() {
     let (status, rolled) = stack.roll(&org, key["id"].as_str().unwrap(), json!({"grace_period_seconds": 3600})).await;
     assert_eq!((status, rolled["old_key_expires_at"].as_str()), (201, Some(&*rfc3339(own_end))));
     assert_eq!(verify_at(&stack.store, key["secret"].as_str().unwrap(), own_end).await.0, 401);
+    // A later own expiry does not extend the grace period.
+    let later = stack.create(&org, json!({"name": "later", "expires_at": rfc3339(stack.now() + 86_400)})).await;
+    let (status, rolled) = stack.roll(&org, later["id"].as_str().unwrap(), json!({"grace_period_seconds": 3600})).await;
+    assert_eq!((status, rolled["old_key_expires_at"].as_str()), (201, Some(&*rfc3339(stack.now() + 3600))));
 }
 
 #[tokio::test]
@@ -289,24 +320,53 @@ async fn rolls_never_meet_the_limit_and_expired_keys_stop_counting() {
     assert_eq!(status, 409, "exactly one slot was freed");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_parallel_rolls_of_one_key_exactly_one_succeeds() {
-    let stack = Stack::new().await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_rolls_of_one_key_exactly_one_succeeds() {
+    let stack = std::sync::Arc::new(Stack::new().await);
     for grace in [3600, 0] {
         let org = stack.org().await;
-        let (a, b) = tokio::join!(
-            stack.roll(&org, &org.first_id, json!({"grace_period_seconds": grace})),
-            stack.roll(&org, &org.first_id, json!({"grace_period_seconds": grace}))
-        );
-        let mut statuses = [a.0, b.0];
-        statuses.sort();
-        assert_eq!(statuses, [201, 409], "grace {grace}: {a:?} {b:?}");
-        let loser = if a.0 == 409 { &a.1 } else { &b.1 };
-        assert_eq!(loser["error"]["code"], "key_already_rolled");
+        // Eight at once on separate tasks: some losers read the key after the winner's commit,
+        // others fail inside their own transaction; every one must answer key_already_rolled.
+        let mut rolls = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (stack, org) = (stack.clone(), org.clone());
+            rolls.spawn(async move { stack.roll(&org, &org.first_id, json!({"grace_period_seconds": grace})).await });
+        }
+        let answers = rolls.join_all().await;
+        assert_eq!(answers.iter().filter(|a| a.0 == 201).count(), 1, "grace {grace}: {answers:?}");
+        for (status, body) in answers.iter().filter(|a| a.0 != 201) {
+            assert_eq!((*status, body["error"]["code"].as_str()), (409, Some("key_already_rolled")));
+        }
         let keys = stack.listing(&org, true).await;
         assert_eq!(keys.len(), 2, "one new key, not two");
         assert_eq!(keys.iter().filter(|k| k["rolled_from"] == org.first_id.as_str()).count(), 1);
         assert_eq!(stack.events(&org).await.iter().filter(|e| e["type"] == "key.rolled").count(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_revokes_of_one_key_all_succeed_with_one_event() {
+    let stack = std::sync::Arc::new(Stack::new().await);
+    for operator in [false, true] {
+        let org = stack.org().await;
+        let mut revokes = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let (stack, org) = (stack.clone(), org.clone());
+            revokes.spawn(async move {
+                if operator {
+                    let audit = Audit::new(Actor::operator(Some("ops")), &format!("req-op-{i}"), now_secs());
+                    service::revoke_key(&stack.store, &org.id, &org.first_id, &audit).await.map(|_| 204).unwrap_or(500)
+                } else {
+                    let path = format!("/orgs/{}/api-keys/{}", org.id, org.first_id);
+                    stack.call("DELETE", &path, &org.token, None).await.0
+                }
+            });
+        }
+        let statuses = revokes.join_all().await;
+        assert!(statuses.iter().all(|s| *s == 204), "operator {operator}: {statuses:?}");
+        let revoked = stack.events(&org).await.into_iter().filter(|e| e["type"] == "key.revoked").count();
+        assert_eq!(revoked, 1, "one revocation, one event");
+        assert_eq!(stack.listed(&org, &org.first_id).await["status"], "revoked");
     }
 }
 

@@ -106,9 +106,8 @@ impl DynamoStore {
                 ops.push(TransactWriteItem::builder().delete(remove).build());
                 ops.push(put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?);
             }
-            if counted > 0 {
-                ops.push(self.count_change(org_id, -counted)?);
-            }
+            // Released keys (rolled) were off the count already: only counted ones come off it.
+            ops.push(self.count_change(org_id, -counted)?);
             match self.transact(ops).await? {
                 Ok(()) => moved += chunk.len(),
                 // A concurrent revoke or retirement got there first; the next one finishes.
