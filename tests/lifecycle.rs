@@ -397,6 +397,36 @@ async fn rename_shows_in_the_listing_verify_and_the_events() {
     assert_eq!((status, error["error"]["code"].as_str()), (404, Some("key_not_found")));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rename_racing_a_revoke_lands_on_the_revoked_key() {
+    let stack = std::sync::Arc::new(Stack::new().await);
+    for round in 0..8 {
+        let org = stack.org().await;
+        let path = format!("/orgs/{}/api-keys/{}", org.id, org.first_id);
+        let name = format!(r#"{{"name":"renamed-{round}"}}"#);
+        let (renamed, revoked) = {
+            let (a, b) = (stack.clone(), stack.clone());
+            let (org_a, org_b, path_a, path_b) = (org.clone(), org.clone(), path.clone(), path.clone());
+            tokio::join!(
+                tokio::spawn(async move { a.call("PATCH", &path_a, &org_a.token, Some(&name)).await }),
+                tokio::spawn(async move { b.call("DELETE", &path_b, &org_b.token, None).await.0 })
+            )
+        };
+        let (renamed, revoked) = (renamed.unwrap(), revoked.unwrap());
+        assert_eq!((renamed.0, revoked), (200, 204), "round {round}: {renamed:?}");
+        // Whichever came first, the key ends revoked under its new name, with one event each.
+        let listed = stack.listed(&org, &org.first_id).await;
+        assert_eq!(
+            (listed["status"].as_str(), listed["name"].as_str()),
+            (Some("revoked"), Some(&*format!("renamed-{round}")))
+        );
+        let events = stack.events(&org).await;
+        for kind in ["key.renamed", "key.revoked"] {
+            assert_eq!(events.iter().filter(|e| e["type"] == kind).count(), 1, "round {round}: {kind}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_change_writes_exactly_one_event_with_its_actor_and_no_secret() {
     let stack = Stack::new().await;

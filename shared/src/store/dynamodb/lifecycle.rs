@@ -89,14 +89,16 @@ impl DynamoStore {
                 counted += i64::from(counts(item));
                 // Unchanged since the read: still there, same end, same counting.
                 let condition = if counts(item) {
-                    "attribute_exists(sk) AND expires_at = :exp AND attribute_not_exists(released)"
+                    "attribute_exists(sk) AND expires_at = :exp AND #name = :name AND attribute_not_exists(released)"
                 } else {
-                    "attribute_exists(sk) AND expires_at = :exp AND attribute_exists(released)"
+                    "attribute_exists(sk) AND expires_at = :exp AND #name = :name AND attribute_exists(released)"
                 };
                 let remove = Delete::builder()
                     .table_name(&self.tables.orgs)
                     .set_key(Some(self.org_key(org_id, key_sk(&key_id))))
                     .condition_expression(condition)
+                    .expression_attribute_names("#name", "name")
+                    .expression_attribute_values(":name", s(&get_s(item, "name")?))
                     .expression_attribute_values(":exp", n(expires_at))
                     .build()
                     .map_err(build_error)?;
@@ -164,15 +166,19 @@ impl DynamoStore {
                 return Ok(false);
             }
             let hash = get_s(&item, "key_hash")?;
+            // The copy below must be of the item as it is: unchanged name (a concurrent rename)
+            // and counting (a concurrent roll), else read it again.
             let condition = if counts(&item) {
-                "attribute_exists(sk) AND attribute_not_exists(released)"
+                "attribute_exists(sk) AND #name = :name AND attribute_not_exists(released)"
             } else {
-                "attribute_exists(sk) AND attribute_exists(released)"
+                "attribute_exists(sk) AND #name = :name AND attribute_exists(released)"
             };
             let remove_active = Delete::builder()
                 .table_name(&self.tables.orgs)
                 .set_key(Some(self.org_key(org_id, key_sk(key_id))))
                 .condition_expression(condition)
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_values(":name", s(&get_s(&item, "name")?))
                 .build()
                 .map_err(build_error)?;
             let mut ended = item.clone();
@@ -274,10 +280,13 @@ impl DynamoStore {
                 .expression_attribute_values(":to", s(&new.key_id));
             if grace_seconds == 0 {
                 // Revoked at once: the old key leaves the active run (-1), the new one joins (+1).
+                // The item is copied to REVOKED#: it must still carry the name read.
                 let remove = Delete::builder()
                     .table_name(&self.tables.orgs)
                     .set_key(Some(self.org_key(org_id, key_sk(key_id))))
-                    .condition_expression(rollable)
+                    .condition_expression(format!("{rollable} AND #name = :name"))
+                    .expression_attribute_names("#name", "name")
+                    .expression_attribute_values(":name", s(&get_s(&item, "name")?))
                     .expression_attribute_values(":now", n(now))
                     .build()
                     .map_err(build_error)?;
