@@ -86,7 +86,7 @@ impl Audit {
         Audit { actor, request_id: request_id.to_owned(), source_ip: None, user_agent: None, at }
     }
 
-    pub fn from(mut self, source_ip: Option<&str>, user_agent: Option<&str>) -> Self {
+    pub fn with_origin(mut self, source_ip: Option<&str>, user_agent: Option<&str>) -> Self {
         self.source_ip = source_ip.map(str::to_owned);
         self.user_agent = user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
         self
@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn a_long_user_agent_is_cut() {
-        let audit = Audit::new(Actor::user("u"), "r", 0).from(Some("1.2.3.4"), Some(&"x".repeat(1000)));
+        let audit = Audit::new(Actor::user("u"), "r", 0).with_origin(Some("1.2.3.4"), Some(&"x".repeat(1000)));
         assert_eq!(audit.user_agent.unwrap().len(), MAX_USER_AGENT_CHARS);
         assert_eq!(audit.source_ip.as_deref(), Some("1.2.3.4"));
     }

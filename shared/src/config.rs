@@ -230,16 +230,6 @@ mod tests {
         assert_eq!(t, Tables { api_keys: "k".into(), orgs: "o".into() });
         let f = FirebaseConfig::from_lookup(lookup(&[("FIREBASE_PROJECT_ID", "demo-overten")])).unwrap();
         assert_eq!(f.jwks_url, GOOGLE_JWKS_URL);
-        let g = GithubKeysConfig::from_lookup(lookup(&[])).unwrap();
-        assert_eq!(g.keys_url, GITHUB_SECRET_SCANNING_KEYS_URL);
-        let local =
-            GithubKeysConfig::from_lookup(lookup(&[("GITHUB_SECRET_SCANNING_KEYS_URL", "http://127.0.0.1:1/k")]));
-        assert_eq!(local.unwrap().keys_url, "http://127.0.0.1:1/k", "plain http is for local development");
-        let deployed = GithubKeysConfig::from_lookup(lookup(&[
-            ("AWS_LAMBDA_FUNCTION_NAME", "overten-keys-prod-secret-scanning"),
-            ("GITHUB_SECRET_SCANNING_KEYS_URL", "http://127.0.0.1:1/k"),
-        ]));
-        assert!(matches!(deployed, Err(ConfigError::Unsafe("GITHUB_SECRET_SCANNING_KEYS_URL", _))));
         assert_eq!(f.emulator_host, None);
         let f = FirebaseConfig::from_lookup(lookup(&[
             ("FIREBASE_PROJECT_ID", "demo-overten"),
@@ -287,9 +277,7 @@ mod tests {
     const LAMBDA: (&str, &str) = ("AWS_LAMBDA_FUNCTION_NAME", "overten-keys-prod-signup");
 
     #[test]
-    fn a_production_environment_with_the_real_defaults_starts() {
-        let f = FirebaseConfig::from_lookup(lookup(&[LAMBDA, ("FIREBASE_PROJECT_ID", "overten-prod")])).unwrap();
-        assert_eq!(f.jwks_url, GOOGLE_JWKS_URL);
+    fn githubs_key_url_has_a_default_an_override_and_the_https_guard() {
         let g = GithubKeysConfig::from_lookup(lookup(&[])).unwrap();
         assert_eq!(g.keys_url, GITHUB_SECRET_SCANNING_KEYS_URL);
         let local =
@@ -300,6 +288,12 @@ mod tests {
             ("GITHUB_SECRET_SCANNING_KEYS_URL", "http://127.0.0.1:1/k"),
         ]));
         assert!(matches!(deployed, Err(ConfigError::Unsafe("GITHUB_SECRET_SCANNING_KEYS_URL", _))));
+    }
+
+    #[test]
+    fn a_production_environment_with_the_real_defaults_starts() {
+        let f = FirebaseConfig::from_lookup(lookup(&[LAMBDA, ("FIREBASE_PROJECT_ID", "overten-prod")])).unwrap();
+        assert_eq!(f.jwks_url, GOOGLE_JWKS_URL);
         assert_eq!(f.emulator_host, None);
         let https = ("FIREBASE_JWKS_URL", "https://keys.example.com/jwks");
         let f = FirebaseConfig::from_lookup(lookup(&[LAMBDA, ("FIREBASE_PROJECT_ID", "overten-prod"), https])).unwrap();

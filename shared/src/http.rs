@@ -72,7 +72,7 @@ pub fn audit_of(req: &Request, actor: crate::audit::Actor, now: i64) -> crate::a
         _ => None,
     };
     let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok());
-    crate::audit::Audit::new(actor, &request_id(req), now).from(source_ip.as_deref(), user_agent)
+    crate::audit::Audit::new(actor, &request_id(req), now).with_origin(source_ip.as_deref(), user_agent)
 }
 
 pub fn json_response(status: u16, value: &impl Serialize) -> Response<Body> {

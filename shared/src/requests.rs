@@ -185,9 +185,7 @@ pub fn parse_events_query<'a>(
     for (name, value) in params {
         match name {
             "limit" => {
-                query.limit = value.parse().ok().filter(|n| (1..=MAX_EVENTS_LIMIT).contains(n)).ok_or_else(|| {
-                    Error::InvalidRequest(format!("`limit` must be an integer from 1 to {MAX_EVENTS_LIMIT}"))
-                })?;
+                query.limit = parse_limit(value, MAX_EVENTS_LIMIT)?;
             }
             "cursor" => {
                 if !crate::audit::is_valid_event_id(value) {
@@ -210,9 +208,7 @@ pub fn parse_list_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>
     for (name, value) in params {
         match name {
             "limit" => {
-                query.limit = value.parse().ok().filter(|n| (1..=MAX_ACTIVE_KEYS).contains(n)).ok_or_else(|| {
-                    Error::InvalidRequest(format!("`limit` must be an integer from 1 to {MAX_ACTIVE_KEYS}"))
-                })?;
+                query.limit = parse_limit(value, MAX_ACTIVE_KEYS)?;
             }
             "cursor" => {
                 if !is_valid_key_id(value) {
@@ -233,6 +229,15 @@ pub fn parse_list_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>
         }
     }
     Ok(query)
+}
+
+/// A page size: an integer from 1 to `max`.
+fn parse_limit(value: &str, max: usize) -> Result<usize, Error> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| Error::InvalidRequest(format!("`limit` must be an integer from 1 to {max}")))
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {

@@ -154,10 +154,7 @@ pub async fn list_keys<S: KeyStore>(
 
 /// A member's `DELETE` (reason `revoked`) or the operator CLI's (reason `operator`).
 pub async fn revoke_key<S: KeyStore>(store: &S, org_id: &str, key_id: &str, audit: &Audit) -> Result<bool, Error> {
-    require_actor(store, audit, org_id).await?;
-    if !is_valid_key_id(key_id) {
-        return Err(Error::KeyNotFound);
-    }
+    require_actor_and_key_id(store, audit, org_id, key_id).await?;
     let reason = match audit.actor.kind {
         ActorType::Operator => RevokedReason::Operator,
         _ => RevokedReason::Revoked,
@@ -172,10 +169,7 @@ pub async fn roll_key<S: KeyStore>(
     request: RollKeyRequest,
     audit: &Audit,
 ) -> Result<RolledKey, Error> {
-    require_actor(store, audit, org_id).await?;
-    if !is_valid_key_id(key_id) {
-        return Err(Error::KeyNotFound);
-    }
+    require_actor_and_key_id(store, audit, org_id, key_id).await?;
     let keep_name = request.name.is_none();
     let (key, record) = mint_key(request.name.unwrap_or_default(), request.expires_at, Some(key_id));
     let rolled = store.roll_key(org_id, key_id, &record, keep_name, request.grace_period_seconds, audit).await?;
@@ -194,10 +188,7 @@ pub async fn rename_key<S: KeyStore>(
     name: &str,
     audit: &Audit,
 ) -> Result<KeySummary, Error> {
-    require_actor(store, audit, org_id).await?;
-    if !is_valid_key_id(key_id) {
-        return Err(Error::KeyNotFound);
-    }
+    require_actor_and_key_id(store, audit, org_id, key_id).await?;
     store.rename_key(org_id, key_id, name, audit).await
 }
 
@@ -216,14 +207,21 @@ async fn require_member<S: KeyStore>(store: &S, uid: &str, org_id: &str) -> Resu
     if is_valid_org_id(org_id) && store.is_member(org_id, uid).await? { Ok(()) } else { Err(Error::OrgNotFound) }
 }
 
-/// A user actor must be a member (checked before anything about the key is read, so a stranger
-/// learns nothing); the operator needs no membership.
-async fn require_actor<S: KeyStore>(store: &S, audit: &Audit, org_id: &str) -> Result<(), Error> {
+/// Before a change to one key: a user actor must be a member (checked before anything about the
+/// key is read, so a stranger learns nothing; the operator needs no membership), and a key id
+/// that cannot exist is `KeyNotFound` without a read.
+async fn require_actor_and_key_id<S: KeyStore>(
+    store: &S,
+    audit: &Audit,
+    org_id: &str,
+    key_id: &str,
+) -> Result<(), Error> {
     match audit.actor.member_uid() {
-        Some(uid) => require_member(store, uid, org_id).await,
-        None if is_valid_org_id(org_id) => Ok(()),
-        None => Err(Error::OrgNotFound),
+        Some(uid) => require_member(store, uid, org_id).await?,
+        None if is_valid_org_id(org_id) => {}
+        None => return Err(Error::OrgNotFound),
     }
+    if is_valid_key_id(key_id) { Ok(()) } else { Err(Error::KeyNotFound) }
 }
 
 /// The hot path of `/verify` and the authorizer: the key from the headers, checked offline

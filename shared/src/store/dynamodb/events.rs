@@ -42,13 +42,7 @@ impl DynamoStore {
 
     pub(super) async fn query_events(&self, org_id: &str, query: &EventQuery) -> Result<EventPage, Error> {
         let out = self
-            .client
-            .query()
-            .table_name(&self.tables.orgs)
-            .consistent_read(true)
-            .key_condition_expression("org_id = :org AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":org", s(org_id))
-            .expression_attribute_values(":prefix", s(EVENT))
+            .run_query(org_id, EVENT)
             // Event ids sort by time: newest first is the run read backwards.
             .scan_index_forward(false)
             .limit(query.limit as i32 + 1)

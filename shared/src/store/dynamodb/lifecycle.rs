@@ -43,8 +43,8 @@ impl DynamoStore {
         }
         let has_more = items.len() > query.limit;
         items.truncate(query.limit);
-        let (last_used, units) =
-            self.last_used(items.iter().filter_map(|i| get_s(i, "key_hash").ok()).collect()).await?;
+        let hashes: Vec<String> = items.iter().filter_map(|i| get_s(i, "key_hash").ok()).collect();
+        let (last_used, units) = self.last_used(&hashes.iter().map(String::as_str).collect::<Vec<_>>()).await?;
         read_units += units;
         let data = items
             .iter()
@@ -67,14 +67,8 @@ impl DynamoStore {
     /// `expired`) and takes the counted ones off `active_keys`. Returns how many it moved.
     pub(super) async fn retire_expired(&self, org_id: &str, now: i64) -> Result<usize, Error> {
         let out = self
-            .client
-            .query()
-            .table_name(&self.tables.orgs)
-            .consistent_read(true)
-            .key_condition_expression("org_id = :org AND begins_with(sk, :prefix)")
+            .run_query(org_id, ACTIVE)
             .filter_expression("expires_at <= :now")
-            .expression_attribute_values(":org", s(org_id))
-            .expression_attribute_values(":prefix", s(ACTIVE))
             .expression_attribute_values(":now", n(now))
             .send()
             .await
@@ -364,7 +358,7 @@ impl DynamoStore {
             let from = get_s(&item, "name")?;
             let mut renamed = item.clone();
             renamed.insert("name".to_owned(), s(name));
-            let (last_used, _) = self.last_used(vec![hash.clone()]).await?;
+            let (last_used, _) = self.last_used(&[hash.as_str()]).await?;
             let summary = key_summary(&renamed, last_used.get(&hash).copied(), audit.at)?;
             if from == name {
                 // Nothing changes, so nothing is written and no event is recorded.

@@ -18,14 +18,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, ReturnConsumedCapacity,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 
 use self::items::{Item, META, get_n, get_s, key_record, key_sk, member_sk, n, put, s, user_pk};
 pub(crate) use self::retry::sdk_error;
-use self::retry::{RetryBudget, build_error, describe, failed, retry_transaction};
+use self::retry::{build_error, describe, failed, retry_transaction};
 use super::records::{KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
 use super::{KeyStore, MAX_ACTIVE_KEYS};
 use crate::api_key::KeyHash;
@@ -135,13 +136,7 @@ impl DynamoStore {
         let mut start = after.map(|id| self.org_key(org_id, format!("{prefix}{id}")));
         loop {
             let mut query = self
-                .client
-                .query()
-                .table_name(&self.tables.orgs)
-                .consistent_read(true)
-                .key_condition_expression("org_id = :org AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":org", s(org_id))
-                .expression_attribute_values(":prefix", s(prefix))
+                .run_query(org_id, prefix)
                 .limit((want - items.len()) as i32)
                 .set_exclusive_start_key(start.take())
                 .return_consumed_capacity(ReturnConsumedCapacity::Total);
@@ -162,6 +157,18 @@ impl DynamoStore {
         }
     }
 
+    /// A strongly consistent query of one sort-key run of an org's partition (`KEY#`,
+    /// `REVOKED#`, `EVENT#`), for the caller to refine.
+    fn run_query(&self, org_id: &str, prefix: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.tables.orgs)
+            .consistent_read(true)
+            .key_condition_expression("org_id = :org AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":org", s(org_id))
+            .expression_attribute_values(":prefix", s(prefix))
+    }
+
     async fn get_org_item(&self, org_id: &str, sk: String) -> Result<Option<Item>, Error> {
         let out = self
             .client
@@ -175,43 +182,16 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// `last_used_at` of each hash, read consistently from `ApiKeys`.
-    async fn last_used(&self, hashes: Vec<String>) -> Result<(HashMap<String, i64>, f64), Error> {
-        let mut found = HashMap::new();
-        let mut units = 0.0;
+    /// `last_used_at` of each hash, read consistently from `ApiKeys`, and the read units.
+    async fn last_used(&self, hashes: &[&str]) -> Result<(HashMap<String, i64>, f64), Error> {
         if hashes.is_empty() {
-            return Ok((found, units));
+            return Ok((HashMap::new(), 0.0));
         }
-        let keys = hashes.into_iter().map(|h| HashMap::from([("key_hash".to_owned(), AttributeValue::S(h))])).collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .projection_expression("key_hash, last_used_at")
-                .build()
-                .map_err(build_error)?,
-        );
-        let mut retries = RetryBudget::new(self.retry_budget);
-        while let Some(keys) = request.take() {
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.tables.api_keys, keys)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchGetItem", e))?;
-            units += out.consumed_capacity.unwrap_or_default().iter().filter_map(|c| c.capacity_units).sum::<f64>();
-            for item in out.responses.unwrap_or_default().remove(&self.tables.api_keys).unwrap_or_default() {
-                if let (Ok(hash), Some(at)) = (get_s(&item, "key_hash"), get_n(&item, "last_used_at")) {
-                    found.insert(hash, at);
-                }
-            }
-            request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.tables.api_keys));
-            if request.is_some() && !retries.wait().await {
-                return Err(Error::Unavailable("BatchGetItem left keys unprocessed".into()));
-            }
-        }
+        let (items, units) = self.batch_get_keys(hashes, Some("key_hash, last_used_at")).await?;
+        let found = items
+            .iter()
+            .filter_map(|item| Some((get_s(item, "key_hash").ok()?, get_n(item, "last_used_at")?)))
+            .collect();
         Ok((found, units))
     }
 }
