@@ -79,7 +79,10 @@ proptest! {
         for (name, value) in [("org_name", &org), ("existing_org_id", &existing), ("key_name", &key)] {
             if let Some(v) = value { body.insert(name.into(), v.clone().into()); }
         }
-        let valid_name = |s: &str, max: usize| (1..=max).contains(&s.chars().count()) && !s.chars().any(char::is_control);
+        // The parser's rule (README): 1–max characters, not blank, no control characters.
+        let valid_name = |s: &str, max: usize| {
+            (1..=max).contains(&s.chars().count()) && !s.trim().is_empty() && !s.chars().any(char::is_control)
+        };
         let key_ok = key.as_deref().is_none_or(|k| valid_name(k, 64));
         match SignupRequest::parse(serde_json::Value::Object(body).to_string().as_bytes()) {
             Ok(SignupRequest::NewOrg { org_name, key_name }) => {
