@@ -1,75 +1,204 @@
 //! A set of public keys fetched from an endpoint and cached across invocations of a warm Lambda:
 //! Google's Firebase token-signing keys, GitHub's secret-scanning keys. The format of each set is
-//! a [`KeySetFormat`]; the caching rules are the same for both:
+//! a [`KeySetFormat`]; where it comes from is a [`KeySource`] (HTTPS in production, [`HttpSource`]);
+//! the caching rules are the same for both:
 //!
-//! - kept for the response's `Cache-Control: max-age` (5 minutes without one, 24 hours at most);
+//! - a set is kept for its response's `Cache-Control: max-age` (5 minutes without one, 24 hours at
+//!   most), and a known key is served from it without any fetch;
 //! - one fetch at a time: concurrent requests wait for the one in flight instead of each fetching;
-//! - a failed refresh keeps the last good set (and is logged), retried at most once a minute;
-//! - an unknown key id refetches at most once a minute, so forged ids cannot make us hammer the
-//!   endpoint;
-//! - key-endpoint failures are `Unavailable` (503), never blamed on the caller.
+//! - an unknown key id refetches at most once a minute after a successful fetch, so forged ids
+//!   cannot make us hammer the endpoint;
+//! - after a failed fetch nothing is fetched for a back-off period (1 s, doubling with each
+//!   further failure, at most 60 s): requests meanwhile are answered from the last good set if
+//!   it may still be used, `Unavailable` (503) otherwise. A cold instance with a failing endpoint
+//!   therefore makes at most one fetch per back-off period, whatever the request rate;
+//! - stale keys have an end: while refreshes fail the last good set is used for at most
+//!   [`MAX_STALENESS`] (24 hours) past its expiry, then every request is `Unavailable` until a
+//!   fetch succeeds;
+//! - key-endpoint failures are `Unavailable`, never blamed on the caller.
+//!
+//! Time is tokio's [`Instant`], so the unit tests below run these rules on a paused clock.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::error::Error;
 
-/// The least time between two fetches that were not forced by expiry.
+/// The least time between a successful fetch and a refetch for an unknown key id.
 pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Used when the endpoint sends no usable `max-age`.
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
-/// Never trust keys longer than this, whatever the header says.
+/// Never keep a set fresh longer than this, whatever the header says.
 const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// While refreshes fail, the last good set is used at most this long past its expiry.
+pub const MAX_STALENESS: Duration = Duration::from_secs(24 * 3600);
+/// The back-off after the first failed fetch; it doubles with each failure that follows.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest back-off: a recovered endpoint is used again within a minute.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What every outbound request of this service says it is (GitHub refuses requests without a
+/// `User-Agent`; everyone else may use it to tell us apart).
+pub const USER_AGENT: &str = concat!("overten-api-keys/", env!("CARGO_PKG_VERSION"));
 
 /// How one endpoint's key set is read.
 pub trait KeySetFormat: Send + Sync + 'static {
     type Key: Clone + Send + Sync;
     /// For logs and errors, e.g. "Firebase signing keys".
     const WHAT: &'static str;
+    /// Headers the endpoint asks its clients to send (GitHub's media type and API version).
+    const REQUEST_HEADERS: &'static [(&'static str, &'static str)] = &[];
     /// The usable keys of a response body, by id (unusable entries are left out).
     fn parse(body: &[u8]) -> Result<HashMap<String, Self::Key>, String>;
     /// The caller's error for an id that names no key of the current set.
     fn unknown_key() -> Error;
 }
 
+/// A response of the key endpoint: its body and its `max-age`, if any.
+pub struct Fetched {
+    pub body: Vec<u8>,
+    pub max_age: Option<Duration>,
+}
+
+/// Where a key set comes from. The error is for the log.
+pub trait KeySource: Send + Sync + 'static {
+    fn fetch(&self) -> impl Future<Output = Result<Fetched, String>> + Send;
+}
+
+/// A credential read on first use (GitHub's token from Secrets Manager): the value for the
+/// `Authorization` header. The error is for the log and must not contain the credential.
+pub trait Credential: Send + Sync + 'static {
+    fn authorization(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>>;
+}
+
+/// A key set fetched with `GET` over HTTP(S), with this service's `User-Agent`, the format's
+/// headers and, when configured, an `Authorization` header read once on first use.
+pub struct HttpSource {
+    url: String,
+    http: reqwest::Client,
+    credential: Option<Arc<dyn Credential>>,
+    authorization: tokio::sync::OnceCell<reqwest::header::HeaderValue>,
+}
+
+impl HttpSource {
+    /// `timeout` bounds the connection and the whole fetch.
+    pub fn new(url: String, timeout: Duration, headers: &[(&str, &str)]) -> Result<Self, Error> {
+        let mut default_headers = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| Error::Internal(format!("key-set header {name}: {e}")))?;
+            let value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|e| Error::Internal(format!("key-set header {name}: {e}")))?;
+            default_headers.insert(name, value);
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(default_headers)
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .build()
+            .map_err(|e| Error::Internal(format!("building the key-set client: {e}")))?;
+        Ok(HttpSource { url, http, credential: None, authorization: tokio::sync::OnceCell::new() })
+    }
+
+    async fn authorization(&self) -> Result<Option<reqwest::header::HeaderValue>, String> {
+        let Some(credential) = &self.credential else { return Ok(None) };
+        let value = self
+            .authorization
+            .get_or_try_init(|| async {
+                let text = credential.authorization().await?;
+                let mut value = reqwest::header::HeaderValue::from_str(&text)
+                    .map_err(|_| "the credential is not a valid header value".to_owned())?;
+                value.set_sensitive(true);
+                Ok::<_, String>(value)
+            })
+            .await?;
+        Ok(Some(value.clone()))
+    }
+}
+
+impl KeySource for HttpSource {
+    async fn fetch(&self) -> Result<Fetched, String> {
+        let mut request = self.http.get(&self.url);
+        if let Some(authorization) = self.authorization().await? {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization);
+        }
+        let response = request.send().await.map_err(|e| e.without_url().to_string())?;
+        if !response.status().is_success() {
+            let remaining = response.headers().get("x-ratelimit-remaining").and_then(|v| v.to_str().ok());
+            return Err(match remaining {
+                Some("0") => format!("HTTP {} (rate limit exhausted)", response.status()),
+                _ => format!("HTTP {}", response.status()),
+            });
+        }
+        let max_age =
+            response.headers().get(reqwest::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).and_then(max_age);
+        let body = response.bytes().await.map_err(|e| e.without_url().to_string())?;
+        Ok(Fetched { body: body.to_vec(), max_age })
+    }
+}
+
 struct KeySet<K> {
     keys: HashMap<String, K>,
+    fetched_at: Instant,
     expires_at: Instant,
+}
+
+impl<K> KeySet<K> {
+    /// Whether this set may still be used while refreshes fail.
+    fn usable_at(&self, now: Instant) -> bool {
+        now < self.expires_at + MAX_STALENESS
+    }
 }
 
 struct State<K> {
     set: Option<Arc<KeySet<K>>>,
-    /// Any fetch, successful or not: bounds refetches for unknown ids.
-    last_attempt: Option<Instant>,
-    /// The last failed fetch: while recent, a stale set is used instead of retrying.
-    last_failure: Option<Instant>,
+    /// Failed fetches since the last successful one.
+    failures: u32,
+    /// After a failure: no fetch before this instant.
+    retry_at: Option<Instant>,
 }
 
-pub struct KeySetCache<F: KeySetFormat> {
-    url: String,
-    http: reqwest::Client,
+/// The back-off after `failures` consecutive failed fetches (`failures` ≥ 1).
+fn backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF)
+}
+
+pub struct KeySetCache<F: KeySetFormat, S: KeySource = HttpSource> {
+    source: S,
     state: RwLock<State<F::Key>>,
     /// Held while fetching: the single-flight gate.
     fetching: tokio::sync::Mutex<()>,
     fetches: std::sync::atomic::AtomicU64,
 }
 
-impl<F: KeySetFormat> KeySetCache<F> {
-    /// `timeout` bounds the connection and the whole fetch.
+impl<F: KeySetFormat> KeySetCache<F, HttpSource> {
+    /// Keys from `url`; `timeout` bounds the connection and the whole fetch.
     pub fn new(url: String, timeout: Duration) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .build()
-            .map_err(|e| Error::Internal(format!("building the key-set client: {e}")))?;
-        Ok(KeySetCache {
-            url,
-            http,
-            state: RwLock::new(State { set: None, last_attempt: None, last_failure: None }),
+        Ok(Self::with_source(HttpSource::new(url, timeout, F::REQUEST_HEADERS)?))
+    }
+
+    /// Sends `Authorization` (read from `credential` on the first fetch) with every fetch.
+    pub fn with_credential(mut self, credential: Arc<dyn Credential>) -> Self {
+        self.source.credential = Some(credential);
+        self
+    }
+}
+
+impl<F: KeySetFormat, S: KeySource> KeySetCache<F, S> {
+    pub fn with_source(source: S) -> Self {
+        KeySetCache {
+            source,
+            state: RwLock::new(State { set: None, failures: 0, retry_at: None }),
             fetching: tokio::sync::Mutex::new(()),
             fetches: Default::default(),
-        })
+        }
     }
 
     /// How many fetches were attempted (for tests and benchmarks).
@@ -79,34 +208,50 @@ impl<F: KeySetFormat> KeySetCache<F> {
 
     /// The key named `id`, fetching the set when it is missing, expired, or lacks `id`.
     pub async fn key(&self, id: &str) -> Result<F::Key, Error> {
-        let now = Instant::now();
-        if let Some(found) = self.cached(id, now) {
+        if let Some(found) = self.cached(id, Instant::now()) {
             return found;
         }
         let _gate = self.fetching.lock().await;
-        // Another request may have refreshed while we waited at the gate.
+        // Another request may have fetched while we waited at the gate.
         let now = Instant::now();
         if let Some(found) = self.cached(id, now) {
             return found;
         }
-        match self.fetch().await {
+        self.fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let fetched = self.source.fetch().await.and_then(|fetched| {
+            let keys = F::parse(&fetched.body)?;
+            if keys.is_empty() {
+                return Err("the set holds no usable key".to_owned());
+            }
+            let max_age = fetched.max_age.unwrap_or(DEFAULT_MAX_AGE).min(MAX_MAX_AGE);
+            Ok(KeySet { keys, fetched_at: now, expires_at: now + max_age })
+        });
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        match fetched {
             Ok(set) => {
                 let set = Arc::new(set);
-                let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
                 state.set = Some(set.clone());
-                state.last_attempt = Some(now);
-                state.last_failure = None;
+                state.failures = 0;
+                state.retry_at = None;
                 drop(state);
                 set.keys.get(id).cloned().ok_or_else(F::unknown_key)
             }
             Err(err) => {
-                let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-                state.last_attempt = Some(now);
-                state.last_failure = Some(now);
-                tracing::warn!(error = %err, kept_old_keys = state.set.is_some(), "refreshing {} failed", F::WHAT);
-                match state.set.as_ref().and_then(|set| set.keys.get(id)) {
+                state.failures = state.failures.saturating_add(1);
+                let wait = backoff(state.failures);
+                state.retry_at = Some(now + wait);
+                let stale = state.set.as_ref().filter(|set| set.usable_at(now));
+                tracing::warn!(
+                    error = %err,
+                    failures = state.failures,
+                    backoff_ms = wait.as_millis() as u64,
+                    kept_old_keys = stale.is_some(),
+                    "fetching {} failed",
+                    F::WHAT
+                );
+                match stale.and_then(|set| set.keys.get(id)) {
                     Some(key) => Ok(key.clone()),
-                    None => Err(err),
+                    None => Err(Error::Unavailable(format!("{}: {err}", F::WHAT))),
                 }
             }
         }
@@ -115,39 +260,22 @@ impl<F: KeySetFormat> KeySetCache<F> {
     /// `Some(answer)` when the cache can answer without a fetch.
     fn cached(&self, id: &str, now: Instant) -> Option<Result<F::Key, Error>> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let recent = |t: Option<Instant>| t.is_some_and(|t| now.duration_since(t) < MIN_REFETCH_INTERVAL);
-        let set = state.set.as_ref()?;
-        let fresh = now < set.expires_at;
-        let recently_tried = recent(state.last_attempt);
-        match set.keys.get(id) {
-            // Fresh, or stale but a refresh just failed: keep using the last good key.
-            Some(key) if fresh || recent(state.last_failure) => Some(Ok(key.clone())),
-            // An unknown id refetches at most once a minute.
-            None if recently_tried => Some(Err(F::unknown_key())),
-            _ => None,
+        let backing_off = state.retry_at.is_some_and(|at| now < at);
+        if let Some(set) = &state.set {
+            match set.keys.get(id) {
+                Some(key) if now < set.expires_at => return Some(Ok(key.clone())),
+                // Stale: refreshing failed a moment ago, so keep using the last good key.
+                Some(key) if backing_off && set.usable_at(now) => return Some(Ok(key.clone())),
+                Some(_) => {}
+                // Unknown: refetch at most once a minute after a successful fetch.
+                None if !backing_off && now.duration_since(set.fetched_at) < MIN_REFETCH_INTERVAL => {
+                    return Some(Err(F::unknown_key()));
+                }
+                None => {}
+            }
         }
-    }
-
-    async fn fetch(&self) -> Result<KeySet<F::Key>, Error> {
-        self.fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let unavailable = |what: String| Error::Unavailable(format!("{}: {what}", F::WHAT));
-        let response = self.http.get(&self.url).send().await.map_err(|e| unavailable(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(unavailable(format!("HTTP {}", response.status())));
-        }
-        let max_age = response
-            .headers()
-            .get(reqwest::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .and_then(max_age)
-            .unwrap_or(DEFAULT_MAX_AGE)
-            .min(MAX_MAX_AGE);
-        let body = response.bytes().await.map_err(|e| unavailable(e.to_string()))?;
-        let keys = F::parse(&body).map_err(unavailable)?;
-        if keys.is_empty() {
-            return Err(unavailable("the set holds no usable key".into()));
-        }
-        Ok(KeySet { keys, expires_at: Instant::now() + max_age })
+        // Nothing usable, and the endpoint failed a moment ago: no fetch until the back-off ends.
+        backing_off.then(|| Err(Error::Unavailable(format!("{}: backing off after a failed fetch", F::WHAT))))
     }
 }
 
@@ -163,14 +291,4 @@ fn max_age(header: &str) -> Option<Duration> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_max_age() {
-        assert_eq!(max_age("public, max-age=19830, must-revalidate, no-transform"), Some(Duration::from_secs(19830)));
-        assert_eq!(max_age("MAX-AGE=5"), Some(Duration::from_secs(5)));
-        assert_eq!(max_age("no-cache"), None);
-        assert_eq!(max_age("max-age=abc"), None);
-    }
-}
+mod tests;

@@ -3,6 +3,10 @@
 //! verified. Well-formed keys are looked up by hash, live ones revoked as leaked; the answer
 //! labels every token in order.
 
+pub mod github_token;
+
+use std::sync::Arc;
+
 use lambda_http::{Body, Request, Response};
 use overten::Error;
 use overten::audit::Actor;
@@ -27,7 +31,11 @@ impl App<DynamoStore> {
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let github = GithubKeysConfig::from_env()?;
         let store = overten::store_from_env(overten::config::DynamoTimeouts::MANAGEMENT).await?;
-        Ok(App::new(store, &github)?)
+        let app = App::new(store, &github)?;
+        Ok(match github.token_secret_arn {
+            Some(arn) => app.with_github_credential(Arc::new(github_token::SecretsManagerToken::new(arn).await)),
+            None => app,
+        })
     }
 }
 
@@ -40,6 +48,12 @@ impl<S> App<S> {
         })
     }
 
+    /// Sends `Authorization` with every fetch of GitHub's key set (read on the first).
+    pub fn with_github_credential(mut self, credential: Arc<dyn overten::key_set::Credential>) -> Self {
+        self.github_keys = self.github_keys.with_credential(credential);
+        self
+    }
+
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
@@ -47,6 +61,10 @@ impl<S> App<S> {
 }
 
 pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
+    overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(app, req)).await
+}
+
+async fn dispatch<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
     let request_id = request_id(&req);
     let result = match (req.method().as_str(), segments(&req).as_slice()) {
         ("POST", ["secret-scanning", "github"]) => deliver(app, &req, &request_id).await,

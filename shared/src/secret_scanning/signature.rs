@@ -39,6 +39,10 @@ impl KeySetFormat for GithubKeys {
     /// Parsed once per fetch, shared by every verification.
     type Key = Arc<ParsedPublicKey>;
     const WHAT: &'static str = "GitHub secret-scanning keys";
+    /// What GitHub's REST API asks every client to send (besides the `User-Agent` it requires):
+    /// <https://docs.github.com/en/rest/using-the-rest-api/getting-started-with-the-rest-api#headers>.
+    const REQUEST_HEADERS: &'static [(&'static str, &'static str)] =
+        &[("accept", "application/vnd.github+json"), ("x-github-api-version", "2022-11-28")];
 
     fn parse(body: &[u8]) -> Result<HashMap<String, Self::Key>, String> {
         let document: Document =
