@@ -107,6 +107,30 @@ impl DynamoTimeouts {
     }
 }
 
+/// An optional Secrets Manager secret ARN (`arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`):
+/// a full ARN, so the function's IAM grant can name exactly that secret.
+fn secret_arn(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(arn) = optional(get, name) else { return Ok(None) };
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    let valid = parts.len() == 7
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && parts[2] == "secretsmanager"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "secret"
+        && !parts[6].is_empty()
+        && arn.len() <= 2048;
+    if !valid {
+        return Err(ConfigError::Invalid(
+            name,
+            "a Secrets Manager secret ARN: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME".into(),
+        ));
+    }
+    Ok(Some(arn))
+}
+
 /// How Firebase ID tokens are verified (`FIREBASE_PROJECT_ID`, `FIREBASE_JWKS_URL`,
 /// `FIREBASE_AUTH_EMULATOR_HOST`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,11 +151,16 @@ pub const GOOGLE_JWKS_URL: &str =
 pub const GITHUB_SECRET_SCANNING_KEYS_URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
 
 /// The secret-scanning endpoint's key set: `GITHUB_SECRET_SCANNING_KEYS_URL` (https inside
-/// Lambda) and its fetch timeout — 3 s, as for Google's keys: GitHub retries a 503.
+/// Lambda), its fetch timeout — 3 s, as for Google's keys: GitHub retries a 503 — and
+/// `GITHUB_TOKEN_SECRET_ARN`, the Secrets Manager secret holding a GitHub token to send with the
+/// fetch (optional: unauthenticated calls are limited to 60 an hour per source address, shared by
+/// every Lambda instance behind the same address).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GithubKeysConfig {
     pub keys_url: String,
     pub fetch_timeout: Duration,
+    /// The secret's ARN (never the token: that is read on first use).
+    pub token_secret_arn: Option<String>,
 }
 
 impl GithubKeysConfig {
@@ -143,6 +172,7 @@ impl GithubKeysConfig {
         Ok(GithubKeysConfig {
             keys_url: key_set_url(&get, "GITHUB_SECRET_SCANNING_KEYS_URL", GITHUB_SECRET_SCANNING_KEYS_URL)?,
             fetch_timeout: Duration::from_secs(3),
+            token_secret_arn: secret_arn(&get, "GITHUB_TOKEN_SECRET_ARN")?,
         })
     }
 }
@@ -291,6 +321,35 @@ mod tests {
     }
 
     #[test]
+    fn githubs_token_is_an_optional_secret_arn() {
+        assert_eq!(GithubKeysConfig::from_lookup(lookup(&[])).unwrap().token_secret_arn, None);
+        assert_eq!(
+            GithubKeysConfig::from_lookup(lookup(&[("GITHUB_TOKEN_SECRET_ARN", "  ")])).unwrap().token_secret_arn,
+            None
+        );
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:overten/github-token-AbCdEf";
+        let g = GithubKeysConfig::from_lookup(lookup(&[("GITHUB_TOKEN_SECRET_ARN", arn)])).unwrap();
+        assert_eq!(g.token_secret_arn.as_deref(), Some(arn));
+        for bad in [
+            "ghp_notanarn",
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/x",
+            "arn:aws:secretsmanager:eu-west-1:1234:secret:x",
+            "arn:aws:secretsmanager:eu-west-1:12345678901x:secret:x",
+            "arn:aws:secretsmanager::123456789012:secret:x",
+            "arn::secretsmanager:eu-west-1:123456789012:secret:x",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secrets:x",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
+            "aws:aws:secretsmanager:eu-west-1:123456789012:secret:x",
+        ] {
+            let err = GithubKeysConfig::from_lookup(lookup(&[("GITHUB_TOKEN_SECRET_ARN", bad)])).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid("GITHUB_TOKEN_SECRET_ARN", _)), "{bad}");
+            assert!(!err.to_string().contains(bad), "the value is not echoed");
+        }
+        let long = format!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:{}", "x".repeat(2000));
+        assert!(GithubKeysConfig::from_lookup(lookup(&[("GITHUB_TOKEN_SECRET_ARN", &long)])).is_err());
+    }
+
+    #[test]
     fn a_production_environment_with_the_real_defaults_starts() {
         let f = FirebaseConfig::from_lookup(lookup(&[LAMBDA, ("FIREBASE_PROJECT_ID", "overten-prod")])).unwrap();
         assert_eq!(f.jwks_url, GOOGLE_JWKS_URL);
@@ -335,5 +394,15 @@ mod tests {
         // An empty AWS_LAMBDA_FUNCTION_NAME is not Lambda.
         let env = [("AWS_LAMBDA_FUNCTION_NAME", " "), ("FIREBASE_PROJECT_ID", "demo-x"), emulator];
         assert!(FirebaseConfig::from_lookup(lookup(&env)).is_ok());
+    }
+
+    #[test]
+    fn a_firebase_project_id_is_at_most_128_letters_digits_and_hyphens() {
+        let project = |id: &str| FirebaseConfig::from_lookup(lookup(&[("FIREBASE_PROJECT_ID", id)]));
+        assert_eq!(project(&"a".repeat(128)).unwrap().project_id.len(), 128);
+        for bad in ["a".repeat(129), "a".repeat(1000), "demo_overten".into(), "demo overten".into()] {
+            let err = project(&bad).unwrap_err();
+            assert_eq!(err, ConfigError::Invalid("FIREBASE_PROJECT_ID", "not a Firebase project id".into()), "{bad}");
+        }
     }
 }
