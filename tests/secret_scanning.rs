@@ -1,10 +1,12 @@
 //! GitHub's secret-scanning deliveries on DynamoDB Local, signed by a P-256 key the test
 //! generates and serves as GitHub would: labels, revocation of live leaked keys with their event,
 //! signature failures that read nothing, a failing or hanging key endpoint, the 1,000-token limit,
-//! redelivery, and no raw token in any log line or stored item.
+//! redelivery, and no raw token in any log line or stored item. GitHub's key endpoint is the
+//! strict stand-in (`infra/github-keys`): `User-Agent` required, 60 anonymous requests an hour.
 
 use std::time::{Duration, Instant};
 
+use github_keys::{GithubKeys, Outage};
 use lambda_http::{Body, Response};
 use overten::ApiKey;
 use overten::api_key::KeyHash;
@@ -13,7 +15,6 @@ use overten::secret_scanning::signature::{LocalSigner, key_set_document};
 use overten::store::{DynamoStore, KeyStore};
 use overten_tests::counting::CountingStore;
 use overten_tests::events::{body_json, rest_request};
-use overten_tests::jwks_server::JwksServer;
 use overten_tests::{emulator_user, emulator_verifier, fresh_store, logs};
 use serde_json::{Value, json};
 
@@ -25,7 +26,7 @@ struct Stack {
     keys: keys::App<DynamoStore>,
     scanning: secret_scanning::App<CountingStore>,
     signer: LocalSigner,
-    github: JwksServer,
+    github: GithubKeys,
 }
 
 struct Org {
@@ -44,10 +45,9 @@ impl Stack {
         let store = fresh_store().await;
         let signer = LocalSigner::generate().unwrap();
         let retired = LocalSigner::generate().unwrap();
-        let github =
-            JwksServer::serving(key_set_document(&[retired.key_set_entry(false), signer.key_set_entry(true)]), 3600)
-                .await;
-        let config = GithubKeysConfig { keys_url: github.url.clone(), fetch_timeout };
+        let document = key_set_document(&[retired.key_set_entry(false), signer.key_set_entry(true)]);
+        let github = start_github(document, Some(GITHUB_TOKEN)).await;
+        let config = GithubKeysConfig { keys_url: github.url.clone(), fetch_timeout, token_secret_arn: None };
         Stack {
             signup: signup::App::new(store.clone(), emulator_verifier()),
             keys: keys::App::new(store.clone(), emulator_verifier()),
@@ -116,6 +116,26 @@ impl Stack {
     async fn deliver(&self, body: &str) -> (u16, Value) {
         let signature = self.signer.sign(body.as_bytes());
         self.deliver_with(body, Some(&self.signer.key_identifier()), Some(&signature)).await
+    }
+}
+
+/// The token the stand-in accepts (generated per run would be no safer: it guards nothing real).
+const GITHUB_TOKEN: &str = "ghp_stand_in_token_for_tests";
+
+async fn start_github(document: String, token: Option<&str>) -> GithubKeys {
+    GithubKeys::start("127.0.0.1:0".parse().unwrap(), github_keys::Document::Text(document), token.map(str::to_owned))
+        .await
+        .unwrap()
+}
+
+/// A credential with a fixed value, as Secrets Manager would return it.
+struct StaticToken(&'static str);
+
+impl overten::key_set::Credential for StaticToken {
+    fn authorization(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + '_>> {
+        Box::pin(async move { secret_scanning::github_token::bearer(self.0) })
     }
 }
 
@@ -226,7 +246,7 @@ async fn unsigned_or_wrongly_signed_deliveries_are_refused_before_any_read() {
         let (status, error) = stack.deliver_with(&body, identifier.as_deref(), signature.as_deref()).await;
         assert_eq!((status, error["error"]["code"].as_str()), (401, Some("invalid_signature")), "{what}");
     }
-    assert_eq!(stack.github.hits(), 1, "the key set was fetched once and cached");
+    assert_eq!(stack.github.requests(), 1, "the key set was fetched once and cached");
 
     // An unknown identifier: one refetch (GitHub may have rotated), then refused without another.
     for _ in 0..3 {
@@ -235,7 +255,7 @@ async fn unsigned_or_wrongly_signed_deliveries_are_refused_before_any_read() {
         assert_eq!((status, error["error"]["code"].as_str()), (401, Some("invalid_signature")));
     }
     // The set was fetched moments ago: an unknown identifier waits out the minute, no refetch.
-    assert_eq!(stack.github.hits(), 1, "unknown identifiers refetch at most once a minute");
+    assert_eq!(stack.github.requests(), 1, "unknown identifiers refetch at most once a minute");
 
     assert_eq!(stack.scanning.store.key_reads(), 0, "no read of the keys table");
     assert_eq!(verify_status(&stack.store, &org.secrets[0]).await, 200, "nothing revoked");
@@ -251,13 +271,13 @@ async fn an_unknown_identifier_on_a_cold_start_refetches_once_then_is_refused() 
     for identifier in [String::new(), "a".repeat(600)] {
         assert_eq!(stack.deliver_with(&body, Some(&identifier), Some(&signature)).await.0, 401);
     }
-    assert_eq!(stack.github.hits(), 0);
+    assert_eq!(stack.github.requests(), 0);
     for _ in 0..3 {
         let (status, _) =
             stack.deliver_with(&body, Some(&stranger.key_identifier()), Some(&stranger.sign(body.as_bytes()))).await;
         assert_eq!(status, 401);
     }
-    assert_eq!(stack.github.hits(), 1, "fetched for the first unknown identifier, not again within the minute");
+    assert_eq!(stack.github.requests(), 1, "fetched for the first unknown identifier, not again within the minute");
 }
 
 #[tokio::test]
@@ -265,13 +285,13 @@ async fn a_failing_or_hanging_key_endpoint_is_503_and_revokes_nothing() {
     let stack = Stack::new().await;
     let org = stack.org(1).await;
     let body = matches(&[&org.secrets[0]]);
-    stack.github.set(|a| a.status = 500);
+    stack.github.set_outage(Some(Outage::Status(500)));
     let (status, error) = stack.deliver(&body).await;
     assert_eq!((status, error["error"]["code"].as_str()), (503, Some("service_unavailable")));
 
     // A key endpoint that accepts the connection and never answers: 503 within the fetch timeout.
     let hanging = Stack::with_fetch_timeout(Duration::from_millis(500)).await;
-    hanging.github.set(|a| a.delay = Duration::from_secs(30));
+    hanging.github.set_outage(Some(Outage::Hang));
     let started = Instant::now();
     let (status, _) = hanging.deliver(&body).await;
     assert_eq!(status, 503);
@@ -316,4 +336,128 @@ async fn a_thousand_tokens_are_answered_and_one_more_is_refused() {
     let huge = format!("[{}]", " ".repeat(1024 * 1024));
     let (status, error) = stack.deliver(&huge).await;
     assert_eq!((status, error["error"]["code"].as_str()), (413, Some("payload_too_large")));
+}
+
+#[tokio::test]
+async fn the_github_stand_in_refuses_what_github_refuses() {
+    let github =
+        start_github(key_set_document(&[LocalSigner::generate().unwrap().key_set_entry(true)]), Some(GITHUB_TOKEN))
+            .await;
+    // reqwest sends no User-Agent unless told to: GitHub answers 403 (and so does the stand-in).
+    let bare = reqwest::Client::new();
+    let refused = bare.get(&github.url).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("User-Agent"));
+    let client = reqwest::Client::builder().user_agent("overten-tests").build().unwrap();
+    let mut last_remaining = 60;
+    for i in 1..=60 {
+        let ok = client.get(&github.url).send().await.unwrap();
+        assert_eq!(ok.status(), 200, "request {i}");
+        let header = |name: &str| ok.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(header("x-ratelimit-limit"), "60");
+        assert_eq!(header("x-ratelimit-used"), i.to_string());
+        let remaining: u32 = header("x-ratelimit-remaining").parse().unwrap();
+        assert_eq!(remaining, last_remaining - 1);
+        last_remaining = remaining;
+        assert!(header("x-ratelimit-reset").parse::<u64>().unwrap() > overten::clock::now_secs() as u64);
+        assert_eq!(header("cache-control"), "public, max-age=60, s-maxage=60");
+    }
+    let limited = client.get(&github.url).send().await.unwrap();
+    assert_eq!(limited.status(), 403, "the 61st anonymous request in the hour");
+    assert_eq!(limited.headers()["x-ratelimit-remaining"], "0");
+    assert!(limited.text().await.unwrap().contains("API rate limit exceeded"));
+    // A token has its own, larger budget; a wrong one is 401 Bad credentials.
+    let with_token = client.get(&github.url).bearer_auth(GITHUB_TOKEN).send().await.unwrap();
+    assert_eq!(with_token.status(), 200);
+    assert_eq!(with_token.headers()["x-ratelimit-limit"], "5000");
+    assert_eq!(with_token.headers()["cache-control"], "private, max-age=60, s-maxage=60");
+    let wrong = client.get(&github.url).header("authorization", "token ghp_wrong").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(github.served(), 61);
+}
+
+#[tokio::test]
+async fn the_service_fetches_githubs_keys_anonymously_until_the_hourly_limit_and_with_a_token_beyond_it() {
+    let stack = Stack::new().await;
+    let org = stack.org(1).await;
+    let body = matches(&[&org.secrets[0]]);
+    // Anonymous, as deployed without GithubTokenSecretArn: the stand-in served it, so the service
+    // sent a User-Agent.
+    let (status, answer) = stack.deliver(&body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(stack.github.served(), 1);
+
+    // Other clients behind the same address used up the hour's 60 anonymous requests.
+    let neighbour = reqwest::Client::builder().user_agent("a-neighbour").build().unwrap();
+    for _ in 0..=60 {
+        if neighbour.get(&stack.github.url).send().await.unwrap().status() != 200 {
+            break;
+        }
+    }
+    let config = GithubKeysConfig {
+        keys_url: stack.github.url.clone(),
+        fetch_timeout: Duration::from_secs(1),
+        token_secret_arn: None,
+    };
+    let anonymous = secret_scanning::App::new(CountingStore::new(stack.store.clone()), &config).unwrap();
+    let response = secret_scanning::handle(&anonymous, signed(&stack.signer, &body)).await;
+    assert_eq!(response.status(), 503, "rate-limited: GitHub retries the delivery later");
+
+    // With a token the same instance's neighbours' budget does not matter.
+    let with_token = secret_scanning::App::new(CountingStore::new(stack.store.clone()), &config)
+        .unwrap()
+        .with_github_credential(std::sync::Arc::new(StaticToken(GITHUB_TOKEN)));
+    let response = secret_scanning::handle(&with_token, signed(&stack.signer, &body)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(with_token.github_keys.fetch_count(), 1);
+    // A wrong token is GitHub's 401, which the service reports as its own 503 (not the caller's fault).
+    let wrong = secret_scanning::App::new(CountingStore::new(stack.store.clone()), &config)
+        .unwrap()
+        .with_github_credential(std::sync::Arc::new(StaticToken("ghp_revoked")));
+    assert_eq!(secret_scanning::handle(&wrong, signed(&stack.signer, &body)).await.status(), 503);
+}
+
+/// A delivery of `body` signed by `signer`, as GitHub sends it.
+fn signed(signer: &LocalSigner, body: &str) -> lambda_http::Request {
+    let identifier = signer.key_identifier();
+    let signature = signer.sign(body.as_bytes());
+    rest_request(
+        "POST",
+        PATH,
+        &[
+            ("Content-Type", "application/json"),
+            ("Github-Public-Key-Identifier", &identifier),
+            ("Github-Public-Key-Signature", &signature),
+        ],
+        Some(body),
+    )
+}
+
+#[tokio::test]
+async fn forged_deliveries_to_a_cold_instance_while_github_is_down_cause_a_handful_of_fetches() {
+    let stack = Stack::new().await;
+    stack.github.set_outage(Some(Outage::Status(502)));
+    let body = matches(&["sk_live_x"]);
+    let forger = LocalSigner::generate().unwrap();
+    // Unsigned: refused before any fetch.
+    for _ in 0..100 {
+        assert_eq!(stack.deliver_with(&body, None, None).await.0, 401);
+        assert_eq!(stack.deliver_with(&body, Some(&forger.key_identifier()), None).await.0, 401);
+    }
+    assert_eq!(stack.github.requests(), 0, "no signature headers, no fetch");
+    // Signed by a key GitHub never published, while GitHub fails: each is 503 (GitHub would
+    // retry), and the back-off keeps the fetches to a handful.
+    let started = Instant::now();
+    for _ in 0..100 {
+        let (status, _) =
+            stack.deliver_with(&body, Some(&forger.key_identifier()), Some(&forger.sign(body.as_bytes()))).await;
+        assert_eq!(status, 503);
+    }
+    let fetches = stack.github.requests();
+    let elapsed = started.elapsed().as_secs();
+    // One fetch, then one per back-off period (1, 2, 4 … s): at most 1 + log2(elapsed + 1) + 1.
+    let bound = 2 + (64 - (elapsed + 1).leading_zeros()) as usize;
+    assert!(fetches <= bound, "{fetches} fetches in {elapsed} s (bound {bound})");
+    assert!(fetches >= 1);
+    assert_eq!(stack.scanning.store.key_reads(), 0);
 }
