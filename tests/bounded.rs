@@ -250,3 +250,52 @@ async fn one_person_creates_at_most_the_org_cap() {
     let request = rest_request("POST", "/signup", &[("Authorization", &other)], Some(r#"{"org_name":"Other"}"#));
     assert_eq!(signup::handle(&app, request).await.status(), 201);
 }
+
+/// The cap under a race: a person one org short of it sends eight signups at once. The count's
+/// condition in each signup's transaction lets exactly one through; the others are `409
+/// org_limit_reached` with nothing written, and the person ends with exactly the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_signups_one_org_below_the_cap_create_exactly_one() {
+    let store = fresh_store().await;
+    let (uid, token) = emulator_user().await;
+    let app = Arc::new(overten::http::App::new(store.clone(), emulator_verifier()));
+    let auth = Arc::new(format!("Bearer {token}"));
+    let signup = |name: String| {
+        let (app, auth) = (app.clone(), auth.clone());
+        async move {
+            let body = format!(r#"{{"org_name":"{name}"}}"#);
+            let response =
+                signup::handle(&app, rest_request("POST", "/signup", &[("Authorization", &auth)], Some(&body))).await;
+            let code = body_json(&response)["error"]["code"].as_str().map(str::to_owned);
+            (response.status().as_u16(), code)
+        }
+    };
+    for i in 0..MAX_ORGS_PER_USER - 1 {
+        assert_eq!(signup(format!("Org {i}")).await, (201, None), "signup {i}");
+    }
+    let mut racing = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        racing.spawn(signup(format!("Racing {i}")));
+    }
+    let answers = racing.join_all().await;
+    assert_eq!(answers.iter().filter(|a| a.0 == 201).count(), 1, "exactly one more org: {answers:?}");
+    for answer in answers.iter().filter(|a| a.0 != 201) {
+        assert_eq!((answer.0, answer.1.as_deref()), (409, Some("org_limit_reached")), "{answers:?}");
+    }
+
+    // Exactly the cap, counted four ways: the person's counter, their owner memberships, the
+    // orgs and the keys (one per org).
+    let scan = |table: &str| store.client().scan().table_name(table).send();
+    let orgs = scan(&store.tables().orgs).await.unwrap().items.unwrap_or_default();
+    let attr = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str| {
+        item.get(name).and_then(|v| v.as_s().ok().or(v.as_n().ok())).cloned()
+    };
+    let counter: Vec<_> = orgs.iter().filter_map(|i| attr(i, "orgs_created")).collect();
+    assert_eq!(counter, [MAX_ORGS_PER_USER.to_string()], "the person's org count");
+    let memberships = orgs.iter().filter(|i| attr(i, "uid").as_deref() == Some(uid.as_str())).count();
+    assert_eq!(memberships, MAX_ORGS_PER_USER, "owner memberships");
+    let metas = orgs.iter().filter(|i| attr(i, "sk").as_deref() == Some("META")).count();
+    assert_eq!(metas, MAX_ORGS_PER_USER, "orgs");
+    let keys = scan(&store.tables().api_keys).await.unwrap();
+    assert_eq!(keys.count, MAX_ORGS_PER_USER as i32, "one key per org, none for a refused signup");
+}

@@ -593,16 +593,30 @@ async fn a_change_whose_transaction_fails_writes_no_event() {
 async fn events_page_newest_first_with_a_stable_cursor_and_only_for_members() {
     let stack = Stack::new().await;
     let org = stack.org().await;
-    for i in 0..6 {
-        stack.create(&org, json!({"name": format!("k{i}")})).await;
+    // The changes in the order they were made; the listing must be exactly their reverse. (Event
+    // ids sorted against themselves would pass whatever order DynamoDB returned.)
+    let mut made = vec![("org.created".to_owned(), org.first_id.clone())];
+    let created = stack.create(&org, json!({"name": "k0"})).await;
+    let first_key = created["id"].as_str().unwrap().to_owned();
+    made.push(("key.created".into(), first_key.clone()));
+    let renamed = format!("/orgs/{}/api-keys/{first_key}", org.id);
+    assert_eq!(stack.call("PATCH", &renamed, &org.token, Some(r#"{"name":"k0-1"}"#)).await.0, 200);
+    made.push(("key.renamed".into(), first_key.clone()));
+    for i in 1..4 {
+        let created = stack.create(&org, json!({"name": format!("k{i}")})).await;
+        made.push(("key.created".into(), created["id"].as_str().unwrap().to_owned()));
     }
+    let path = format!("/orgs/{}/api-keys/{}", org.id, org.first_id);
+    assert_eq!(stack.call("DELETE", &path, &org.token, None).await.0, 204);
+    made.push(("key.revoked".into(), org.first_id.clone()));
     let all = stack.events(&org).await;
+    let listed: Vec<(String, String)> = all
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap().to_owned(), e["key_id"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    made.reverse();
+    assert_eq!(listed, made, "newest first: the reverse of the order the changes were made in");
     assert_eq!(all.len(), 7);
-    assert_eq!(all.last().unwrap()["type"], "org.created", "oldest last");
-    let ids: Vec<&str> = all.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    let mut sorted = ids.clone();
-    sorted.sort_by(|a, b| b.cmp(a));
-    assert_eq!(ids, sorted, "newest first");
 
     let page = |cursor: Option<String>| {
         let path = match cursor {

@@ -279,3 +279,7 @@ mod tests {
         assert!(!needs_touch(Some(now + 30), now), "a clock ahead of ours is not stale");
     }
 }
+
+/// The operations over an in-memory store that records what it is asked (`service/store_tests.rs`).
+#[cfg(test)]
+mod store_tests;
