@@ -45,7 +45,7 @@ $(CHROMIUM):
 
 test: deps $(CHROMIUM) lint template-check ## The whole suite: fmt, clippy, template linters, API fuzzing, unit and integration tests
 	# The end-to-end tests run these binaries; inside cargo test they cannot build them.
-	cargo build --locked -q -p local-gateway -p overten-admin -p signup -p keys
+	cargo build --locked -q -p local-gateway -p overten-admin -p github-keys -p signup -p keys
 	infra/scripts/api-fuzz.sh
 	CHROMIUM=$(CHROMIUM) infra/scripts/with-services.sh infra/scripts/cargo-test.sh
 
@@ -84,10 +84,12 @@ bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: targe
 	DDB_PORT=$(BENCH_DDB_PORT) SERVICES=ddb infra/scripts/with-services.sh \
 	  cargo run --release --locked -q -p overten-bench
 
-# The pure modules of the core and the authorizer's decision code (README, "Mutation testing").
+# The pure modules of the core, the operations over any store (service.rs, on a recording store),
+# the production guards (config.rs) and the authorizer's decision code (README, "Mutation testing").
 MUTANTS_FILES := -f shared/src/api_key.rs -f shared/src/credentials.rs -f shared/src/requests.rs \
   -f shared/src/firebase/segments.rs -f shared/src/firebase/claims.rs -f shared/src/error.rs \
-  -f shared/src/audit.rs -f shared/src/clock.rs -f shared/src/store/records.rs
+  -f shared/src/audit.rs -f shared/src/clock.rs -f shared/src/store/records.rs \
+  -f shared/src/service.rs -f shared/src/config.rs
 CARGO_MUTANTS_VERSION := 27.1.0
 
 mutants: ## Mutation testing (cargo-mutants) of the core's pure modules and the authorizer, with their crates' own tests

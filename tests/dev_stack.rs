@@ -40,6 +40,7 @@ impl DevStack {
             .env("RUN_DIR", scratch.join("run"))
             .env("DEV_FRESH", "1")
             .env("LOCAL_GATEWAY_BIN", binary("local-gateway"))
+            .env("GITHUB_KEYS_BIN", binary("github-keys"))
             .env_remove("FIREBASE_AUTH_EMULATOR_HOST")
             .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
             .env_remove("FIREBASE_JWKS_URL")

@@ -38,10 +38,11 @@ fi
 # (the end-to-end test runs inside cargo test, which holds the build lock).
 gateway=${LOCAL_GATEWAY_BIN:-}
 if [ -z "$gateway" ]; then
-  cargo build --locked -q -p local-gateway -p overten-admin
+  cargo build --locked -q -p local-gateway -p overten-admin -p github-keys
   gateway=$root/target/debug/local-gateway
 fi
 admin=${ADMIN_BIN:-$root/target/debug/overten-admin}
+github_keys=${GITHUB_KEYS_BIN:-$root/target/debug/github-keys}
 
 gateway_pid= github_pid=
 cleanup() {
@@ -60,13 +61,15 @@ github_line="  GitHub keys  ${GITHUB_SECRET_SCANNING_KEYS_URL:-}"
 if [ -z "${GITHUB_SECRET_SCANNING_KEYS_URL:-}" ]; then
   github_dir=$RUN_DIR/github
   "$admin" github keys --dir "$github_dir" > /dev/null
-  python3 -m http.server "$GITHUB_KEYS_PORT" --bind 127.0.0.1 --directory "$github_dir" > /dev/null 2>&1 &
+  # As strict as GitHub's API: User-Agent required, 60 anonymous requests an hour per address.
+  "$github_keys" "$github_dir" > "$RUN_DIR/github-keys.log" 2>&1 &
   github_pid=$!
-  export GITHUB_SECRET_SCANNING_KEYS_URL=http://127.0.0.1:$GITHUB_KEYS_PORT/public_keys.json
-  # Ours, not whatever else holds the port: the served set must be the one just written.
+  export GITHUB_SECRET_SCANNING_KEYS_URL=http://127.0.0.1:$GITHUB_KEYS_PORT/meta/public_keys/secret_scanning
+  # Ours, not whatever else holds the port: the served set must be the one just written. (Each
+  # probe spends one of the hour's 60 anonymous requests, as it would at GitHub.)
   for _ in $(seq 100); do
     kill -0 "$github_pid" 2>/dev/null || { echo "dev: port $GITHUB_KEYS_PORT is taken (set GITHUB_KEYS_PORT)" >&2; exit 1; }
-    curl -sf --max-time 1 "$GITHUB_SECRET_SCANNING_KEYS_URL" | cmp -s - "$github_dir/public_keys.json" && break
+    curl -sf --max-time 1 -A overten-dev "$GITHUB_SECRET_SCANNING_KEYS_URL" | cmp -s - "$github_dir/public_keys.json" && break
     sleep 0.1
   done
   github_line="  GitHub keys  $GITHUB_SECRET_SCANNING_KEYS_URL (local key in $github_dir; make github-delivery KEYS=…)"
