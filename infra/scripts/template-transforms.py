@@ -21,6 +21,10 @@ SAMPLES = {
     "ThrottlingBurstLimit": ["1", "5000"],
     "SignupThrottlingRateLimit": ["1", "100"],
     "SignupThrottlingBurstLimit": ["1", "200"],
+    "SecretScanningThrottlingRateLimit": ["1", "100"],
+    "SecretScanningThrottlingBurstLimit": ["1", "200"],
+    "SecretScanningReservedConcurrency": ["1", "50"],
+    "GithubTokenSecretArn": ["", "arn:aws:secretsmanager:us-east-1:123456789012:secret:overten/github-token-AbCdEf"],
 }
 
 
