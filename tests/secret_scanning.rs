@@ -461,3 +461,19 @@ async fn forged_deliveries_to_a_cold_instance_while_github_is_down_cause_a_handf
     assert!(fetches >= 1);
     assert_eq!(stack.scanning.store.key_reads(), 0);
 }
+
+#[tokio::test]
+async fn a_mistyped_delivery_is_400_and_its_message_holds_no_token() {
+    let stack = Stack::new().await;
+    let secret = ApiKey::generate();
+    let token = secret.expose_secret();
+    for body in [
+        format!(r#"["{token}"]"#),
+        format!(r#"[{{"token":"{token}","type":7}}]"#),
+        format!(r#"[{{"token":{{"value":"{token}"}},"type":"overten_api_key"}}]"#),
+    ] {
+        let (status, error) = stack.deliver(&body).await;
+        assert_eq!((status, error["error"]["code"].as_str()), (400, Some("invalid_request")), "{error}");
+        assert!(!error.to_string().contains(token) && !error.to_string().contains("sk_live_"), "{error}");
+    }
+}

@@ -70,17 +70,29 @@ pub fn parse_delivery(body: &[u8]) -> Result<Vec<Match>, Error> {
     if body.len() > MAX_BODY_BYTES {
         return Err(Error::PayloadTooLarge(MAX_BODY_BYTES));
     }
-    let matches: Vec<Match> = serde_json::from_slice(body).map_err(|e| {
-        // serde's message names the field, never the value (a token).
-        Error::InvalidRequest(format!(
-            "the delivery must be a JSON array of {{\"token\", \"type\", \"url\", \"source\"}}: {}",
-            e.to_string().split(" at line ").next().unwrap_or_default()
-        ))
-    })?;
+    let matches: Vec<Match> = serde_json::from_slice(body).map_err(|e| Error::InvalidRequest(delivery_error(&e)))?;
     if matches.len() > MAX_TOKENS {
         return Err(Error::InvalidRequest(format!("a delivery holds at most {MAX_TOKENS} tokens")));
     }
     Ok(matches)
+}
+
+/// What was wrong with a delivery, without any of its text: serde's own messages quote the value
+/// they met (`invalid type: string "sk_live_…", expected …`), which may be a token.
+fn delivery_error(e: &serde_json::Error) -> String {
+    const SHAPE: &str = "the delivery must be a JSON array of {\"token\": string, \"type\": string, \"url\": string or null, \"source\": string or null}";
+    let position = format!("line {}, column {}", e.line(), e.column());
+    match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            format!("the delivery is not valid JSON ({position})")
+        }
+        // "missing field `token`" names a field of ours and nothing of the body.
+        _ if e.to_string().starts_with("missing field `") => {
+            let field = e.to_string().split('`').nth(1).unwrap_or_default().to_owned();
+            format!("{SHAPE}: an entry has no `{field}` ({position})")
+        }
+        _ => format!("{SHAPE}: an entry or a field has another type ({position})"),
+    }
 }
 
 /// Labels every match and revokes the live keys among them, as `audit` (GitHub, this request).
@@ -159,9 +171,37 @@ mod tests {
     #[test]
     fn errors_and_debug_never_show_a_token() {
         let secret = ApiKey::generate();
-        let body = format!(r#"[{{"token":"{}","type":5}}]"#, secret.expose_secret());
-        let Err(Error::InvalidRequest(message)) = parse_delivery(body.as_bytes()) else { panic!() };
-        assert!(!message.contains(secret.expose_secret()), "{message}");
+        let token = secret.expose_secret();
+        // Every way an entry can be mistyped around a token: serde would quote it in each.
+        let bodies = [
+            format!(r#"[{{"token":"{token}","type":5}}]"#),
+            format!(r#"["{token}"]"#),
+            format!(r#"[["{token}"]]"#),
+            format!(r#"{{"token":"{token}"}}"#),
+            format!(r#""{token}""#),
+            format!(r#"[{{"token":["{token}"],"type":"x"}}]"#),
+            format!(r#"[{{"token":"x","type":"{token}","url":["{token}"]}}]"#),
+            format!(r#"[{{"token":"x","type":"x","source":{{"{token}":1}}}}]"#),
+            format!(r#"[{{"token":"x","type":"x"}},"{token}"]"#),
+            format!(r#"[{{"token":"{token}","type":"x"}}"#),
+            format!(r#"[{{"token":"{token}" "type":"x"}}]"#),
+            format!(r#"[{{"token":"{token}\q","type":"x"}}]"#),
+            format!("[{token}]"),
+        ];
+        for body in &bodies {
+            let Err(Error::InvalidRequest(message)) = parse_delivery(body.as_bytes()) else { panic!("{body:.20}") };
+            assert!(!message.contains(token) && !message.contains(&token[..12]), "{message}");
+            assert!(!message.contains("sk_live_"), "{message}");
+        }
+        let Err(Error::InvalidRequest(message)) = parse_delivery(br#"[{"type":"x"}]"#) else { panic!() };
+        assert_eq!(
+            message,
+            "the delivery must be a JSON array of {\"token\": string, \"type\": string, \"url\": string or null, \"source\": string or null}: an entry has no `token` (line 1, column 13)"
+        );
+        let Err(Error::InvalidRequest(message)) = parse_delivery(b"[1]") else { panic!() };
+        assert!(message.ends_with("an entry or a field has another type (line 1, column 2)"), "{message}");
+        let Err(Error::InvalidRequest(message)) = parse_delivery(b"[") else { panic!() };
+        assert_eq!(message, "the delivery is not valid JSON (line 1, column 1)");
         let found = Match { token: secret.expose_secret().into(), token_type: "t".into(), url: None, source: None };
         assert!(!format!("{found:?}").contains(secret.expose_secret()));
     }
