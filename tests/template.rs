@@ -143,81 +143,104 @@ fn the_authorizer_guards_downstream_routes_and_not_its_own() {
     assert_eq!(target(&export["Value"]), "AuthorizerFunction");
 }
 
-/// Actions per table for one function.
-fn actions(t: &Value, function: &str) -> Vec<(String, BTreeSet<String>)> {
-    let mut out = Vec::new();
-    for policy in resource(t, function)["Properties"]["Policies"].as_sequence().unwrap() {
-        for statement in policy["Statement"].as_sequence().unwrap() {
-            assert_eq!(statement["Effect"].as_str(), Some("Allow"));
-            let acts =
-                statement["Action"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
-            out.push((target(&statement["Resource"]), acts));
+/// Every statement of a function's inline policies, both branches of an `!If` included.
+fn statements<'t>(t: &'t Value, function: &str) -> Vec<&'t Value> {
+    fn walk<'t>(policy: &'t Value, out: &mut Vec<&'t Value>) {
+        match policy {
+            Value::Tagged(tagged) if tagged.tag == "If" => {
+                for branch in tagged.value.as_sequence().unwrap().iter().skip(1) {
+                    walk(branch, out);
+                }
+            }
+            Value::Tagged(tagged) => assert_eq!(tagged.value.as_str(), Some("AWS::NoValue"), "{policy:?}"),
+            _ => out.extend(policy["Statement"].as_sequence().expect("an inline policy document")),
         }
+    }
+    let mut out = Vec::new();
+    for policy in resource(t, function)["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        walk(policy, &mut out);
     }
     out
 }
 
-#[test]
-fn least_privilege_per_function() {
-    let t = template();
-    let hot_path = vec![
-        ("ApiKeysTable".to_owned(), BTreeSet::from(["dynamodb:GetItem".to_owned()])),
-        ("ApiKeysTable".to_owned(), BTreeSet::from(["dynamodb:UpdateItem".to_owned()])),
-    ];
-    for function in ["AuthorizerFunction", "VerifyFunction"] {
-        assert_eq!(actions(&t, function), hot_path, "{function}");
-        // The hot path's UpdateItem may touch last_used_at only (and name the key it updates).
-        let statements = resource(&t, function)["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
-        let update = statements.iter().find(|s| s["Action"][0].as_str() == Some("dynamodb:UpdateItem")).unwrap();
-        let condition = &update["Condition"];
-        let attributes: Vec<&str> = condition["ForAllValues:StringEquals"]["dynamodb:Attributes"]
-            .as_sequence()
-            .expect("a dynamodb:Attributes condition on the hot path's UpdateItem")
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        assert_eq!(attributes, ["key_hash", "last_used_at"], "{function}");
-        assert_eq!(condition["StringEqualsIfExists"]["dynamodb:ReturnValues"][0].as_str(), Some("NONE"));
-        let get = statements.iter().find(|s| s["Action"][0].as_str() == Some("dynamodb:GetItem")).unwrap();
-        assert!(get.get("Condition").is_none());
+fn action_list(statement: &Value) -> Vec<&str> {
+    match &statement["Action"] {
+        Value::String(a) => vec![a.as_str()],
+        actions => actions.as_sequence().unwrap().iter().map(|a| a.as_str().unwrap()).collect(),
     }
-    for function in ["SignupFunction", "KeysFunction"] {
-        for (table, acts) in actions(&t, function) {
-            assert!(acts.iter().all(|a| a.starts_with("dynamodb:") && !a.contains('*')), "{function}: {acts:?}");
-            assert!(!acts.contains("dynamodb:Scan"), "{function}");
-            // Ending a key moves its Orgs item (a Delete in the transaction, which IAM checks as
-            // DeleteItem); an ApiKeys item is never deleted, and signup deletes nothing.
-            let may_delete = function == "KeysFunction" && table == "OrgsTable";
-            assert_eq!(acts.contains("dynamodb:DeleteItem"), may_delete, "{function} on {table}");
+}
+
+/// The `ForAllValues:StringEquals` `dynamodb:Attributes` list of a statement, if it has one.
+fn attributes_condition(statement: &Value) -> Option<BTreeSet<&str>> {
+    let list = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"].as_sequence()?;
+    Some(list.iter().map(|v| v.as_str().unwrap()).collect())
+}
+
+const WRITES: [&str; 4] = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"];
+
+/// Which actions each function needs is checked against the calls the suite really makes
+/// (`tests/iam.rs`); this checks what no recording can: grants that must never exist, and the
+/// conditions that keep the hot path and secret scanning from changing what decides a key's
+/// validity.
+#[test]
+fn least_privilege_invariants() {
+    let t = template();
+    assert!(resource(&t, "WhoAmIFunction")["Properties"].get("Policies").is_none(), "whoami reads no table");
+    for (function, _) in resources_of(&t, "AWS::Serverless::Function") {
+        for statement in statements(&t, function) {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{function}");
+            let actions = action_list(statement);
+            assert!(actions.iter().all(|a| a.contains(':') && !a.contains('*')), "{function}: {actions:?}");
+            assert!(!actions.contains(&"dynamodb:Scan"), "{function}: no function scans a table");
+            if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                continue;
+            }
+            let table = target(&statement["Resource"]);
+            assert!(table.ends_with("Table"), "{function}: DynamoDB grants name one table: {table}");
+            // An ApiKeys item is never deleted: it says why a key stopped working.
+            if table == "ApiKeysTable" {
+                assert!(!actions.contains(&"dynamodb:DeleteItem"), "{function}");
+            }
+            let writes = actions.iter().any(|a| WRITES.contains(a));
+            if writes && table == "ApiKeysTable" {
+                // The hot path writes last_used_at and nothing else; secret scanning the
+                // revocation and nothing else: neither can un-revoke a key, move it to another
+                // org or extend its expiry.
+                let (allowed, others): (&[&str], &[&str]) = match function {
+                    "AuthorizerFunction" | "VerifyFunction" => {
+                        (&["key_hash", "last_used_at"], &["dynamodb:UpdateItem"])
+                    }
+                    "SecretScanningFunction" => (
+                        &[
+                            "key_hash",
+                            "org_id",
+                            "key_id",
+                            "revoked_at",
+                            "revoked_reason",
+                            "leaked_url",
+                            "leaked_source",
+                        ],
+                        &["dynamodb:UpdateItem"],
+                    ),
+                    _ => continue,
+                };
+                assert!(actions.iter().all(|a| others.contains(a)), "{function}: {actions:?}");
+                let attributes = attributes_condition(statement)
+                    .unwrap_or_else(|| panic!("{function}: a dynamodb:Attributes condition on its ApiKeys write"));
+                assert!(attributes.iter().all(|a| allowed.contains(a)), "{function}: {attributes:?}");
+                assert!(!attributes.contains("expires_at") && !attributes.contains("rolled_to"));
+            }
+            if matches!(function, "AuthorizerFunction" | "VerifyFunction") && writes {
+                assert_eq!(table, "ApiKeysTable", "{function}: the hot path writes nothing else");
+                let return_values = &statement["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"];
+                assert_eq!(strings(return_values), ["NONE"], "{function}: a touch returns nothing");
+            }
         }
     }
-    assert!(resource(&t, "WhoAmIFunction")["Properties"].get("Policies").is_none());
-    // Secret scanning reads keys by hash and revokes: no scan, no query, no membership, no key
-    // creation; its ApiKeys write touches only the revocation's attributes.
-    let set = |actions: &[&str]| actions.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>();
-    assert_eq!(
-        actions(&t, "SecretScanningFunction"),
-        vec![
-            ("ApiKeysTable".to_owned(), set(&["dynamodb:BatchGetItem"])),
-            ("ApiKeysTable".to_owned(), set(&["dynamodb:UpdateItem"])),
-            (
-                "OrgsTable".to_owned(),
-                set(&["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"])
-            ),
-        ]
-    );
-    let statements =
-        resource(&t, "SecretScanningFunction")["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
-    let attributes: Vec<&str> = statements[1]["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert_eq!(
-        attributes,
-        ["key_hash", "org_id", "key_id", "revoked_at", "revoked_reason", "leaked_url", "leaked_source"]
-    );
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_sequence().map(|s| s.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 pub mod counting;
 pub mod events;
+pub mod iam_calls;
 pub mod jwks_server;
 pub mod logs;
 pub mod own_dynamo;
@@ -42,7 +43,13 @@ pub async fn ddb_client_at(endpoint: &str) -> Client {
         .endpoint_url(endpoint)
         .load()
         .await;
-    Client::new(&config)
+    recording_client(&config)
+}
+
+/// A client whose calls made inside a function's handler are recorded for the IAM check
+/// ([`iam_calls`]).
+fn recording_client(config: &aws_config::SdkConfig) -> Client {
+    Client::from_conf(aws_sdk_dynamodb::config::Builder::from(config).interceptor(iam_calls::Recorder).build())
 }
 
 /// The store a function builds (`overten::store_from_env`): its timeouts, retry policy and retry
@@ -56,7 +63,8 @@ pub async fn function_store_at(
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint);
-    DynamoStore::new(Client::new(&timeouts.apply(loader).load().await), tables).with_retry_budget(timeouts.retry_budget)
+    DynamoStore::new(recording_client(&timeouts.apply(loader).load().await), tables)
+        .with_retry_budget(timeouts.retry_budget)
 }
 
 /// Fresh, uniquely named tables for one test.

@@ -56,6 +56,10 @@ pub async fn handle_at<S: KeyStore>(
     request_id: &str,
     now: i64,
 ) -> Result<Value, AuthorizerError> {
+    overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(store, event, request_id, now)).await
+}
+
+async fn dispatch<S: KeyStore>(store: &S, event: Value, request_id: &str, now: i64) -> Result<Value, AuthorizerError> {
     let result = if event.get("version").and_then(Value::as_str) == Some("2.0") {
         let event: ApiGatewayV2CustomAuthorizerV2Request =
             serde_json::from_value(event).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;

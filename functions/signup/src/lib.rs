@@ -12,6 +12,10 @@ use overten::store::KeyStore;
 pub use overten::http::App;
 
 pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
+    overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(app, req)).await
+}
+
+async fn dispatch<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
     let request_id = request_id(&req);
     let result = match (req.method().as_str(), segments(&req).as_slice()) {
         ("POST", ["signup"]) => signup(app, &req).await,

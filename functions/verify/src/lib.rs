@@ -22,6 +22,10 @@ pub async fn handle<S: KeyStore>(store: &S, req: Request) -> Response<Body> {
 
 /// [`handle`] at `now` (seconds since the epoch), against which expiry is judged.
 pub async fn handle_at<S: KeyStore>(store: &S, req: Request, now: i64) -> Response<Body> {
+    overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(store, req, now)).await
+}
+
+async fn dispatch<S: KeyStore>(store: &S, req: Request, now: i64) -> Response<Body> {
     let request_id = request_id(&req);
     let result = match (req.method().as_str(), segments(&req).as_slice()) {
         ("GET", ["verify"]) => service::authenticate_at(store, req.headers(), now).await,
