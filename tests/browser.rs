@@ -1,7 +1,10 @@
 //! CORS in a real browser: headless Chromium (Debian's package) loads a page from the dashboard's
-//! origin, signs up on the Auth emulator, and calls signup, create, list and revoke on the local
-//! gateway with `fetch`, reading every status and body, an error of a function and an answer of
-//! the gateway itself included. The same page from another origin can read none of them.
+//! origin, signs up on the Auth emulator, and makes every call the dashboard makes on the local
+//! gateway with `fetch` — signup, create, list, rename (`PATCH`), roll, revoke (`DELETE`) and the
+//! events — reading every status and body, an error of a function and an answer of the gateway
+//! itself included. The same page from another origin can read none of them. Each method with
+//! `Authorization` and `content-type: application/json` needs the preflight to allow it, which the
+//! local gateway answers from the template's `Cors`, as API Gateway does.
 //! `make test` builds `local-gateway` first and installs Chromium when it is missing.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -60,7 +63,11 @@ async function step(name, run) {
   const orgId = (org && org.org_id) || "org_unknown";
   const key = await step("create", () => fetch(api + "/orgs/" + orgId + "/api-keys", {method: "POST", headers: auth, body: JSON.stringify({name: "ci"})}));
   await step("list", () => fetch(api + "/orgs/" + orgId + "/api-keys", {headers: auth}));
-  await step("revoke", () => fetch(api + "/orgs/" + orgId + "/api-keys/" + ((key && key.id) || "key_unknown"), {method: "DELETE", headers: auth}));
+  const keyUrl = api + "/orgs/" + orgId + "/api-keys/" + ((key && key.id) || "key_unknown");
+  await step("rename", () => fetch(keyUrl, {method: "PATCH", headers: auth, body: JSON.stringify({name: "renamed in the browser"})}));
+  const rolled = await step("roll", () => fetch(keyUrl + "/roll", {method: "POST", headers: auth, body: JSON.stringify({grace_period_seconds: 0})}));
+  await step("revoke", () => fetch(api + "/orgs/" + orgId + "/api-keys/" + ((rolled && rolled.id) || "key_unknown"), {method: "DELETE", headers: auth}));
+  await step("events", () => fetch(api + "/orgs/" + orgId + "/events", {headers: auth}));
   await step("function error", () => fetch(api + "/orgs/org_nope/api-keys", {headers: auth}));
   await step("gateway error", () => fetch(api + "/v1/whoami"));
   await fetch("/results", {method: "POST", body: JSON.stringify(results)});
@@ -173,8 +180,28 @@ fn the_dashboard_origin_reads_every_answer_and_another_origin_none() {
 
     let results = run_page(&format!("{allowed_origin}/"), &allowed);
     assert_eq!(step(&results, "emulator sign-up")["status"], 200, "{results:?}");
-    for (name, status) in [("signup", 201), ("create", 201), ("list", 200), ("revoke", 204)] {
+    let calls = [
+        ("signup", 201),
+        ("create", 201),
+        ("list", 200),
+        ("rename", 200),
+        ("roll", 201),
+        ("revoke", 204),
+        ("events", 200),
+    ];
+    for (name, status) in calls {
         assert_eq!(step(&results, name)["status"], status, "{name}: {results:?}");
+    }
+    let body = |name: &str| -> Value { serde_json::from_str(step(&results, name)["body"].as_str().unwrap()).unwrap() };
+    let (created, renamed, rolled) = (body("create"), body("rename"), body("roll"));
+    assert_eq!(renamed["id"], created["id"], "{renamed}");
+    assert_eq!(renamed["name"], "renamed in the browser", "{renamed}");
+    assert_eq!(rolled["rolled_from"], created["id"], "{rolled}");
+    assert_eq!(rolled["secret"], "<redacted>", "the page read the new key (and passed it on redacted)");
+    let events = body("events");
+    let types: Vec<&str> = events["data"].as_array().unwrap().iter().filter_map(|e| e["type"].as_str()).collect();
+    for kind in ["key.created", "key.renamed", "key.rolled", "key.revoked"] {
+        assert!(types.contains(&kind), "{kind} in the events the page read: {types:?}");
     }
     let signup: Value = serde_json::from_str(step(&results, "signup")["body"].as_str().unwrap()).unwrap();
     assert!(signup["org_id"].as_str().unwrap().starts_with("org_"));
@@ -194,7 +221,7 @@ fn the_dashboard_origin_reads_every_answer_and_another_origin_none() {
     // From another origin the browser lets the page read nothing the API answers.
     let results = run_page(&format!("http://127.0.0.1:{other_port}/"), &other);
     assert_eq!(step(&results, "emulator sign-up")["status"], 200, "the emulator itself allows any origin");
-    for name in ["signup", "create", "list", "revoke", "function error", "gateway error"] {
+    for name in ["signup", "create", "list", "rename", "roll", "revoke", "events", "function error", "gateway error"] {
         let r = step(&results, name);
         assert!(r.get("status").is_none(), "{name} was readable from another origin: {r}");
         assert!(r["error"].as_str().unwrap().contains("TypeError"), "{name}: {r}");

@@ -107,7 +107,7 @@ async fn an_allowed_key_reaches_the_route_with_its_org() {
     assert_eq!(lines[0]["status"], "200");
     assert_eq!(lines[0]["keyId"], created.key.id.as_str());
     assert_eq!(lines[0]["orgId"], created.org_id.as_str());
-    assert_eq!(lines[0]["userAgent"], "tests/1");
+    assert!(lines[0].get("userAgent").is_none(), "API Gateway would write a client's user agent raw");
     assert_eq!(lines[0]["resourcePath"], "/v1/whoami");
     assert!(lines[0]["authorizerLatency"].as_str().unwrap().parse::<u64>().is_ok());
     assert_eq!(lines[0]["responseType"], "");
@@ -228,5 +228,121 @@ async fn every_denial_renders_as_valid_json() {
         let parsed: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
         assert_eq!(parsed["error"]["code"], code.as_str());
         assert_eq!(parsed["error"]["message"], message.as_str());
+    }
+}
+
+/// API Gateway inserts `$context` values into the access-log format raw, and the local gateway
+/// does the same (no kinder). Whatever a client sends as its user agent — quotes, backslashes,
+/// control characters, a forged field — every line still parses as JSON with the same fields and
+/// the real values: the format holds no variable a client can write.
+#[tokio::test]
+async fn access_log_lines_stay_json_whatever_the_user_agent() {
+    let store = fresh_store().await;
+    let (uid, _) = emulator_user().await;
+    let request_body = overten::requests::SignupRequest::parse(br#"{"org_name":"Agents"}"#).unwrap();
+    let created = overten::service::signup(&store, &user(&uid), request_body).await.unwrap();
+    let log = std::env::temp_dir().join(format!("access-{}.log", overten::api_key::random_base62(8)));
+    let gateway = gateway(store, roomy()).with_access_log(std::fs::File::create(&log).unwrap());
+    // What HTTP carries in a header value (quotes, backslashes, tab, any UTF-8), then control
+    // characters HTTP does not (the authorizer cannot even read such a header: its answer there
+    // is not the point, the log line is).
+    let agents = [
+        (r#"quote" and "#, true),
+        (r#"x","keyId":"key_forged","status":"200"#, true),
+        (r#"back\slash\"#, true),
+        ("\\\"", true),
+        ("tab\there", true),
+        ("\u{2028}\u{2029} é ✓ }", true),
+        ("new\nline\rreturn\u{0}nul\u{1b}esc\u{7f}del\u{8}", false),
+    ];
+    let mut expected = Vec::new();
+    for (agent, http_carries_it) in agents {
+        let headers = [("X-API-Key", created.secret.as_str()), ("User-Agent", agent)];
+        let status = gateway.handle(request("GET", "/v1/whoami", &headers, None)).await.status();
+        assert!(status == 200 || !http_carries_it, "{agent:?}: {status}");
+        expected.push((status.as_u16().to_string(), if status == 200 { created.key.id.as_str() } else { "" }));
+        let headers = [("User-Agent", agent)];
+        let status = gateway.handle(request("GET", "/v1/whoami", &headers, None)).await.status();
+        assert!(status == 401 || !http_carries_it, "{agent:?}: {status}");
+        expected.push((status.as_u16().to_string(), ""));
+        let headers = [("User-Agent", agent), ("Origin", ORIGIN)];
+        let status = gateway.handle(request("OPTIONS", "/orgs/org_1/api-keys", &headers, None)).await.status();
+        assert_eq!(status, 200);
+        expected.push((status.as_u16().to_string(), ""));
+    }
+    let format: serde_json::Map<String, Value> = serde_json::from_str(&api_template().access_log_format).unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).ok();
+    assert!(!text.contains(&created.secret), "the access log never holds a key");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), agents.len() * 3, "one line per request: {text}");
+    for (i, line) in lines.iter().enumerate() {
+        let parsed: serde_json::Map<String, Value> =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {i} is not JSON ({e}): {line}"));
+        let fields: Vec<&String> = parsed.keys().collect();
+        assert_eq!(fields, format.keys().collect::<Vec<_>>(), "line {i}: the format's fields, none forged");
+        assert!(parsed["requestId"].as_str().unwrap().starts_with("local-"), "{line}");
+        let (status, key_id) = &expected[i];
+        assert_eq!(
+            (parsed["status"].as_str(), parsed["keyId"].as_str()),
+            (Some(status.as_str()), Some(*key_id)),
+            "{line}"
+        );
+        assert!(!line.contains("key_forged"), "{line}");
+    }
+}
+
+/// `POST /secret-scanning/github` spends from its own bucket, the template's
+/// (`SecretScanningThrottling*`), before the stage's room runs out.
+#[tokio::test]
+async fn the_secret_scanning_route_has_the_templates_own_bucket() {
+    let template = api_template();
+    let scanning = template.throttles.iter().find(|t| t.resource_path == "/secret-scanning/github").unwrap();
+    let burst = scanning.burst as usize;
+    let gateway = gateway(fresh_store().await, roomy());
+    let mut statuses = Vec::new();
+    for _ in 0..burst * 2 {
+        statuses.push(gateway.handle(request("POST", "/secret-scanning/github", &[], Some("[]"))).await.status());
+    }
+    assert!(statuses[..burst].iter().all(|s| *s != 429), "the burst of {burst} passes: {statuses:?}");
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert!(throttled > 0, "over the burst of {burst} at {}/s: {statuses:?}", scanning.rate);
+    // The stage's bucket still has room: keyed traffic and the authorizer are unaffected.
+    assert_eq!(gateway.handle(request("GET", "/verify", &[], None)).await.status(), 401);
+
+    // And the bucket is the route's alone, set like any other.
+    let tight =
+        self::gateway(fresh_store().await, roomy()).with_route_limit("POST", "/secret-scanning/github", 0.001, 1.0);
+    assert_ne!(tight.handle(request("POST", "/secret-scanning/github", &[], Some("[]"))).await.status(), 429);
+    assert_contract_error(
+        &tight.handle(request("POST", "/secret-scanning/github", &[], Some("[]"))).await,
+        429,
+        "rate_limited",
+    );
+}
+
+/// The preflight of every browser-facing resource allows every method the template routes there
+/// (rename's PATCH included), with the headers the dashboard sends: from the template's `Cors`.
+#[tokio::test]
+async fn preflights_allow_every_browser_facing_method() {
+    let gateway = gateway(fresh_store().await, roomy());
+    for route in overten_tests::template_routes() {
+        let (method, path) = route.split_once(' ').unwrap();
+        if !(path == "/signup" || path.starts_with("/orgs/")) {
+            continue;
+        }
+        let concrete = path.replace("{org_id}", "org_1").replace("{key_id}", "key_1");
+        let headers = [
+            ("Origin", ORIGIN),
+            ("Access-Control-Request-Method", method),
+            ("Access-Control-Request-Headers", "authorization,content-type"),
+        ];
+        let preflight = gateway.handle(request("OPTIONS", &concrete, &headers, None)).await;
+        assert_eq!(preflight.status(), 200, "{route}");
+        assert_eq!(header(&preflight, "access-control-allow-origin"), Some(ORIGIN));
+        let methods = header(&preflight, "access-control-allow-methods").unwrap();
+        assert!(methods.split(',').any(|m| m.trim() == method), "{route}: {methods}");
+        let allowed_headers = header(&preflight, "access-control-allow-headers").unwrap().to_ascii_lowercase();
+        assert!(allowed_headers.contains("authorization") && allowed_headers.contains("content-type"), "{route}");
     }
 }

@@ -261,7 +261,7 @@ fn every_log_group_has_a_retention_and_every_function_its_log_group() {
     let api = &resource(&t, "Api")["Properties"];
     assert_eq!(target(&api["AccessLogSetting"]["DestinationArn"]), "ApiAccessLogGroup");
     let format: serde_json::Value = serde_json::from_str(api["AccessLogSetting"]["Format"].as_str().unwrap()).unwrap();
-    for field in ["requestId", "ip", "userAgent", "httpMethod", "resourcePath", "status", "responseLatency"] {
+    for field in ["requestId", "ip", "httpMethod", "resourcePath", "status", "responseLatency"] {
         assert!(format.get(field).is_some(), "access log lacks {field}");
     }
     assert_eq!(format["keyId"], "$context.authorizer.key_id");
@@ -332,4 +332,132 @@ fn samconfig_overrides_only_parameters_the_template_has() {
         }
     }
     assert_eq!(environments, 4, "default, dev, staging and prod");
+}
+
+/// The template's `Cors.AllowMethods`, as the preflight answers it.
+fn cors_allowed_methods(t: &Value) -> BTreeSet<String> {
+    let allowed = resource(t, "Api")["Properties"]["Cors"]["AllowMethods"].as_str().expect("a static AllowMethods");
+    allowed.trim_matches('\'').split(',').map(|m| m.trim().to_uppercase()).collect()
+}
+
+/// Every method a browser sends to `/signup` and `/orgs/...` (rename is a PATCH) is one the CORS
+/// preflight allows; otherwise the browser never sends the request.
+#[test]
+fn every_browser_facing_method_passes_the_cors_preflight() {
+    let t = template();
+    let allowed = cors_allowed_methods(&t);
+    assert!(allowed.contains("OPTIONS"), "{allowed:?}");
+    let mut browser_facing = 0;
+    for route in overten_tests::template_routes() {
+        let (method, path) = route.split_once(' ').unwrap();
+        if path == "/signup" || path.starts_with("/orgs/") {
+            browser_facing += 1;
+            assert!(allowed.contains(method), "{route}: {method} is not in Cors.AllowMethods {allowed:?}");
+        }
+    }
+    assert!(browser_facing >= 7, "signup and the six key routes");
+    let headers = resource(&t, "Api")["Properties"]["Cors"]["AllowHeaders"].as_str().unwrap().to_ascii_lowercase();
+    for header in ["authorization", "content-type"] {
+        assert!(headers.contains(header), "the dashboard sends {header}: {headers}");
+    }
+}
+
+/// Each function's `Timeout` is over twice its own bound (`overten::budget`: key-set fetch, one
+/// DynamoDB call with its retries, the hot path's `last_used_at` write) and under API Gateway's
+/// 29 s integration timeout, so the function never runs on after the caller got a 504.
+#[test]
+fn every_timeout_fits_inside_api_gateway_and_over_the_functions_own_budget() {
+    use std::time::Duration;
+    let t = template();
+    // The key-set fetch of the budget is the one the configuration really sets.
+    let firebase = overten::config::FirebaseConfig::from_lookup(|name| {
+        (name == "FIREBASE_PROJECT_ID").then(|| "overten-test".to_owned())
+    })
+    .unwrap();
+    let github = overten::config::GithubKeysConfig::from_lookup(|_| None).unwrap();
+    assert_eq!(firebase.fetch_timeout, overten::budget::KEY_SET_FETCH_TIMEOUT);
+    assert_eq!(github.fetch_timeout, overten::budget::KEY_SET_FETCH_TIMEOUT);
+    let global = t["Globals"]["Function"]["Timeout"].as_u64();
+    let functions = resources_of(&t, "AWS::Serverless::Function");
+    assert!(functions.len() >= 6);
+    for (name, r) in functions {
+        let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let budget = overten::budget::of_function(binary).unwrap_or_else(|| panic!("{binary} has no budget"));
+        let timeout = Duration::from_secs(r["Properties"]["Timeout"].as_u64().or(global).expect("a Timeout"));
+        assert!(
+            timeout < overten::budget::API_GATEWAY_INTEGRATION_TIMEOUT,
+            "{name}: {timeout:?} does not fit inside API Gateway's 29 s"
+        );
+        assert!(timeout >= budget.total() * 2, "{name}: {timeout:?} is not twice its budget {:?}", budget.total());
+    }
+}
+
+/// `POST /secret-scanning/github` needs no credential: its own throttle (tighter than the
+/// stage's) and a reserved-concurrency cap keep a flood from starving the authorizer.
+#[test]
+fn the_unauthenticated_route_has_its_own_bucket_and_a_concurrency_cap() {
+    let t = template();
+    let settings = resource(&t, "Api")["Properties"]["MethodSettings"].as_sequence().unwrap();
+    let scanning = settings
+        .iter()
+        .find(|s| s["ResourcePath"].as_str() == Some("/~1secret-scanning~1github"))
+        .expect("a POST /secret-scanning/github limit");
+    assert_eq!(scanning["HttpMethod"].as_str(), Some("POST"));
+    assert_eq!(target(&scanning["ThrottlingRateLimit"]), "SecretScanningThrottlingRateLimit");
+    assert_eq!(target(&scanning["ThrottlingBurstLimit"]), "SecretScanningThrottlingBurstLimit");
+    let default = |name: &str| t["Parameters"][name]["Default"].as_u64().unwrap();
+    assert!(default("SecretScanningThrottlingRateLimit") < default("ThrottlingRateLimit"));
+    assert!(default("SecretScanningThrottlingBurstLimit") < default("ThrottlingBurstLimit"));
+    let function = &resource(&t, "SecretScanningFunction")["Properties"];
+    assert_eq!(target(&function["ReservedConcurrentExecutions"]), "SecretScanningReservedConcurrency");
+    // Lambda keeps at least 100 of the account's (default 1,000) unreserved.
+    let reserved = default("SecretScanningReservedConcurrency");
+    assert!(
+        (1..=100).contains(&reserved)
+            && t["Parameters"]["SecretScanningReservedConcurrency"]["MaxValue"].as_u64() <= Some(100)
+    );
+    // Every route a caller can reach without a key stays throttled tighter than the stage.
+    for (path, method) in [("/~1signup", "POST"), ("/~1secret-scanning~1github", "POST")] {
+        assert!(
+            settings
+                .iter()
+                .any(|s| s["ResourcePath"].as_str() == Some(path) && s["HttpMethod"].as_str() == Some(method)),
+            "{method} {path}"
+        );
+    }
+}
+
+/// API Gateway inserts `$context` values into the access-log format as they are (no JSON
+/// escaping; README, "Logs"). So the format uses only variables whose value the client cannot
+/// choose freely: ids, numbers, the template's own resource paths, the authorizer's ids and codes.
+#[test]
+fn access_log_fields_are_none_a_client_can_write() {
+    let t = template();
+    let format = resource(&t, "Api")["Properties"]["AccessLogSetting"]["Format"].as_str().unwrap();
+    let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(format).unwrap();
+    // Why each is safe: requestId is a UUID (API Gateway replaces an overriding header that is
+    // not one); sourceIp is the TCP peer's address; httpMethod a method token; resourcePath the
+    // template's; the authorizer's values are ids and codes it mints; the rest are numbers, dates
+    // and response types.
+    let safe = [
+        "requestId",
+        "identity.sourceIp",
+        "requestTime",
+        "httpMethod",
+        "resourcePath",
+        "status",
+        "responseLatency",
+        "integrationLatency",
+        "authorizer.latency",
+        "authorizer.org_id",
+        "authorizer.key_id",
+        "authorizer.error_code",
+        "error.responseType",
+    ];
+    for (field, value) in &fields {
+        let value = value.as_str().unwrap();
+        let variable = value.strip_prefix("$context.").unwrap_or_else(|| panic!("{field}: {value}"));
+        assert!(safe.contains(&variable), "{field}: ${variable} may carry what a client sends");
+    }
+    assert!(!format.contains("userAgent") && !format.contains("$context.path"), "raw client text");
 }

@@ -9,9 +9,10 @@ cd "$root"
 scratch=$(mktemp -d)
 export DDB_PORT=8311 AUTH_EMULATOR_PORT=9311 FIREBASE_HUB_PORT=4711 API_PORT=3311 GITHUB_KEYS_PORT=9411
 export DEV_DATA_DIR=$scratch/data RUN_DIR=$scratch/run DEV_FRESH=1
-# schemathesis calls POST /signup far faster than its 5/s stage limit allows; the throttling
-# itself is covered by tests/gateway.rs.
+# schemathesis calls POST /signup and POST /secret-scanning/github far faster than their own
+# limits (5/s, 10/s) allow; the throttling itself is covered by tests/gateway.rs.
 export SIGNUP_THROTTLING_RATE_LIMIT=100000 SIGNUP_THROTTLING_BURST_LIMIT=100000
+export SECRET_SCANNING_THROTTLING_RATE_LIMIT=100000 SECRET_SCANNING_THROTTLING_BURST_LIMIT=100000
 export LOCAL_GATEWAY_BIN=${LOCAL_GATEWAY_BIN:-$root/target/debug/local-gateway}
 unset FIREBASE_JWKS_URL AWS_ENDPOINT_URL_DYNAMODB FIREBASE_AUTH_EMULATOR_HOST GITHUB_SECRET_SCANNING_KEYS_URL
 

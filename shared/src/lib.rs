@@ -9,6 +9,7 @@
 
 pub mod api_key;
 pub mod audit;
+pub mod budget;
 pub mod clock;
 pub mod config;
 pub mod credentials;

@@ -1,7 +1,7 @@
 //! The local stand-in for the deployed REST API (`make dev`): the template's routes, the same REST
 //! proxy events handed to the same handlers in-process, the authorizer run before protected
-//! routes (with its timeout, its policy evaluated, its context passed on), the stage's
-//! throttling, the CORS preflight, and every answer API Gateway gives itself rendered from the
+//! routes (with its timeout, its policy evaluated, its context passed on), the stage's and the
+//! routes' throttling, the CORS preflight, and every answer API Gateway gives itself rendered from the
 //! template's own `GatewayResponses` ([`template`]). Each request leaves one access-log line in
 //! the template's format.
 
@@ -62,7 +62,10 @@ pub struct LocalRequest {
     pub body: Option<String>,
 }
 
-/// Local throttling limits; by default the template's parameter defaults.
+/// The stage's bucket and `POST /signup`'s; by default the template's parameter defaults. Every
+/// other route with its own `MethodSettings` entry (`POST /secret-scanning/github`) gets its bucket
+/// from the template's values ([`ApiTemplate::throttles`]), which `make dev` overrides from the
+/// environment ([`parameter_env_name`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub rate: f64,
@@ -75,19 +78,39 @@ impl Limits {
     /// `THROTTLING_RATE_LIMIT`, `THROTTLING_BURST_LIMIT`, `SIGNUP_THROTTLING_RATE_LIMIT`,
     /// `SIGNUP_THROTTLING_BURST_LIMIT`, else the template's defaults.
     pub fn from_template(template: &ApiTemplate, get: impl Fn(&str) -> Option<String>) -> Self {
-        let value = |env: &str, parameter: &str| {
-            get(env)
+        let value = |parameter: &str| {
+            get(&parameter_env_name(parameter))
                 .or_else(|| template.parameters.get(parameter).cloned())
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(f64::MAX)
         };
         Limits {
-            rate: value("THROTTLING_RATE_LIMIT", "ThrottlingRateLimit"),
-            burst: value("THROTTLING_BURST_LIMIT", "ThrottlingBurstLimit"),
-            signup_rate: value("SIGNUP_THROTTLING_RATE_LIMIT", "SignupThrottlingRateLimit"),
-            signup_burst: value("SIGNUP_THROTTLING_BURST_LIMIT", "SignupThrottlingBurstLimit"),
+            rate: value("ThrottlingRateLimit"),
+            burst: value("ThrottlingBurstLimit"),
+            signup_rate: value("SignupThrottlingRateLimit"),
+            signup_burst: value("SignupThrottlingBurstLimit"),
         }
     }
+}
+
+/// The environment variable that overrides a template parameter locally:
+/// `SecretScanningThrottlingRateLimit` → `SECRET_SCANNING_THROTTLING_RATE_LIMIT`.
+pub fn parameter_env_name(parameter: &str) -> String {
+    let mut name = String::with_capacity(parameter.len() + 8);
+    for (i, c) in parameter.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
+
+/// One route's own token bucket (a `MethodSettings` entry other than the stage's).
+struct RouteBucket {
+    method: String,
+    resource_path: String,
+    bucket: TokenBucket,
 }
 
 pub struct Gateway {
@@ -97,7 +120,7 @@ pub struct Gateway {
     pub hot_store: DynamoStore,
     pub template: ApiTemplate,
     stage_bucket: TokenBucket,
-    signup_bucket: TokenBucket,
+    route_buckets: Vec<RouteBucket>,
     access_log: Option<Mutex<std::fs::File>>,
     secret_scanning: Option<secret_scanning::App<DynamoStore>>,
 }
@@ -132,15 +155,47 @@ impl Gateway {
         template: ApiTemplate,
         limits: Limits,
     ) -> Self {
+        let route_buckets = template
+            .throttles
+            .iter()
+            .filter(|t| !t.is_stage())
+            .map(|t| {
+                let signup = t.http_method == "POST" && t.resource_path == "/signup";
+                let (rate, burst) = if signup { (limits.signup_rate, limits.signup_burst) } else { (t.rate, t.burst) };
+                RouteBucket {
+                    method: t.http_method.clone(),
+                    resource_path: t.resource_path.clone(),
+                    bucket: TokenBucket::new(rate, burst),
+                }
+            })
+            .collect();
         Gateway {
             app,
             hot_store,
             template,
             stage_bucket: TokenBucket::new(limits.rate, limits.burst),
-            signup_bucket: TokenBucket::new(limits.signup_rate, limits.signup_burst),
+            route_buckets,
             access_log: None,
             secret_scanning: None,
         }
+    }
+
+    /// Replaces the bucket of `method resource_path` (a route the template throttles on its own).
+    pub fn with_route_limit(mut self, method: &str, resource_path: &str, rate: f64, burst: f64) -> Self {
+        for route in &mut self.route_buckets {
+            if route.method == method && route.resource_path == resource_path {
+                route.bucket = TokenBucket::new(rate, burst);
+            }
+        }
+        self
+    }
+
+    /// Whether the route's own bucket (if the template gives it one) has a token for this request.
+    fn route_bucket_allows(&self, method: &str, resource_path: &str) -> bool {
+        self.route_buckets
+            .iter()
+            .filter(|r| (r.method == method || r.method == "*") && r.resource_path == resource_path)
+            .all(|r| r.bucket.try_take())
     }
 
     /// Serves `POST /secret-scanning/github` with this function.
@@ -188,9 +243,12 @@ impl Gateway {
             // API Gateway answers an unknown route or method with MISSING_AUTHENTICATION_TOKEN.
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", context);
         }
-        context.set("resourcePath", resource.unwrap_or_default());
-        // The stage's bucket counts every method, the preflight's mock integration included.
-        if !self.stage_bucket.try_take() || (route == Some(Route::Signup) && !self.signup_bucket.try_take()) {
+        let resource = resource.unwrap_or_default();
+        context.set("resourcePath", resource.clone());
+        // The stage's bucket counts every method, the preflight's mock integration included; a
+        // route with its own MethodSettings entry (POST /signup, POST /secret-scanning/github)
+        // spends from its own bucket too.
+        if !self.stage_bucket.try_take() || (route.is_some() && !self.route_bucket_allows(&request.method, &resource)) {
             return self.gateway_response("THROTTLED", context);
         }
         let Some(route) = route else {
@@ -343,5 +401,12 @@ mod tests {
         assert_eq!(route("GET", "/"), None);
         assert_eq!(resource_path("/orgs/o/api-keys/k").as_deref(), Some("/orgs/{org_id}/api-keys/{key_id}"));
         assert_eq!(resource_path("/nope"), None);
+    }
+
+    #[test]
+    fn parameters_map_to_environment_names() {
+        assert_eq!(parameter_env_name("ThrottlingRateLimit"), "THROTTLING_RATE_LIMIT");
+        assert_eq!(parameter_env_name("SignupThrottlingBurstLimit"), "SIGNUP_THROTTLING_BURST_LIMIT");
+        assert_eq!(parameter_env_name("SecretScanningThrottlingRateLimit"), "SECRET_SCANNING_THROTTLING_RATE_LIMIT");
     }
 }

@@ -10,7 +10,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use local_gateway::template::ApiTemplate;
-use local_gateway::{Gateway, Limits, LocalRequest, MAX_GATEWAY_BODY};
+use local_gateway::{Gateway, Limits, LocalRequest, MAX_GATEWAY_BODY, parameter_env_name};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -20,6 +20,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let template = ApiTemplate::load(|name| match name {
         // The same variable the functions read, so preflight, gateway responses and functions agree.
         "CorsAllowedOrigin" => std::env::var("CORS_ALLOWED_ORIGIN").ok(),
+        // Every bucket's rate and burst: SECRET_SCANNING_THROTTLING_RATE_LIMIT and the like.
+        _ if name.contains("Throttling") => std::env::var(parameter_env_name(name)).ok(),
         _ => None,
     })?;
     let limits = Limits::from_template(&template, |name| std::env::var(name).ok());

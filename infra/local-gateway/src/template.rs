@@ -1,6 +1,7 @@
 //! What the local gateway reads from `template.yaml`, so it answers exactly as the deployed stage
 //! would: the gateway responses (status, headers, body template), the CORS preflight, the
-//! access-log format and the parameters they use. Nothing here is a second copy of the template.
+//! access-log format, the stage's and the routes' throttling (`MethodSettings`) and the
+//! parameters they use. Nothing here is a second copy of the template.
 
 use std::collections::BTreeMap;
 
@@ -25,11 +26,35 @@ pub struct Cors {
     pub max_age: String,
 }
 
+/// One `MethodSettings` entry's token bucket, its parameters resolved: the stage's (`/*`, `*`)
+/// or one route's (`/~1signup`, `POST` → `POST /signup`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throttle {
+    /// `*` for the stage's entry.
+    pub http_method: String,
+    /// The resource path, `~1` decoded (`/signup`); `/*` for the stage's entry.
+    pub resource_path: String,
+    /// The parameters the rate and the burst come from (`SignupThrottlingRateLimit`, …).
+    pub rate_parameter: String,
+    pub burst_parameter: String,
+    pub rate: f64,
+    pub burst: f64,
+}
+
+impl Throttle {
+    /// The stage's own entry (every method of every resource).
+    pub fn is_stage(&self) -> bool {
+        self.resource_path == "/*" && self.http_method == "*"
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiTemplate {
     pub gateway_responses: BTreeMap<String, GatewayResponse>,
     pub cors: Cors,
     pub access_log_format: String,
+    /// `MethodSettings` with a throttle, in the template's order (the stage's first).
+    pub throttles: Vec<Throttle>,
     /// The authorizer function's `Timeout`: how long API Gateway waits for it.
     pub authorizer_timeout_secs: u64,
     pub parameters: BTreeMap<String, String>,
@@ -100,9 +125,37 @@ impl ApiTemplate {
             max_age: unquote(&resolve(&cors["MaxAge"])),
         };
         let access_log_format = api["AccessLogSetting"]["Format"].as_str().ok_or("no AccessLogSetting")?.to_owned();
+        let mut throttles = Vec::new();
+        for setting in api["MethodSettings"].as_sequence().ok_or("no MethodSettings")? {
+            let (Some(rate_parameter), Some(burst_parameter)) =
+                (reference(&setting["ThrottlingRateLimit"]), reference(&setting["ThrottlingBurstLimit"]))
+            else {
+                continue;
+            };
+            let number = |name: &str| {
+                parameters
+                    .get(name)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .ok_or(format!("parameter {name} is not a number"))
+            };
+            let path = setting["ResourcePath"].as_str().ok_or("a MethodSettings entry without ResourcePath")?;
+            throttles.push(Throttle {
+                http_method: setting["HttpMethod"].as_str().unwrap_or("*").to_owned(),
+                // A patch path: `/` then the resource path with `/` as `~1` and `~` as `~0`
+                // (`/~1signup` is `/signup`); `/*` is every resource.
+                resource_path: match path {
+                    "/*" => path.to_owned(),
+                    _ => path.strip_prefix('/').unwrap_or(path).replace("~1", "/").replace("~0", "~"),
+                },
+                rate: number(&rate_parameter)?,
+                burst: number(&burst_parameter)?,
+                rate_parameter,
+                burst_parameter,
+            });
+        }
         let authorizer_timeout_secs =
             t["Resources"]["AuthorizerFunction"]["Properties"]["Timeout"].as_u64().ok_or("no authorizer Timeout")?;
-        Ok(ApiTemplate { gateway_responses, cors, access_log_format, authorizer_timeout_secs, parameters })
+        Ok(ApiTemplate { gateway_responses, cors, access_log_format, throttles, authorizer_timeout_secs, parameters })
     }
 
     /// The entry API Gateway uses for `response_type`: its own, else the `DEFAULT_4XX`/`5XX`
@@ -159,6 +212,14 @@ fn resolve(value: &Value, parameters: &BTreeMap<String, String>) -> String {
     }
 }
 
+/// `!Ref Name` → `Name`.
+fn reference(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "!Ref" => tagged.value.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
 /// Header values in API Gateway are static strings in single quotes: `'Origin'` → `Origin`.
 fn unquote(value: &str) -> String {
     value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(value).to_owned()
@@ -180,7 +241,7 @@ mod tests {
         );
         let t = ApiTemplate::load(|name| (name == "CorsAllowedOrigin").then(|| "http://127.0.0.1:1".into())).unwrap();
         assert_eq!(t.cors.allow_origin, "http://127.0.0.1:1");
-        assert_eq!(t.authorizer_timeout_secs, 5);
+        assert_eq!(t.authorizer_timeout_secs, 6);
     }
 
     #[test]
@@ -228,6 +289,18 @@ mod tests {
         assert_eq!(t.parameters["ThrottlingRateLimit"], "1000");
         assert_eq!(t.parameters["SignupThrottlingBurstLimit"], "10");
         assert_eq!(t.parameters["Stage"], "dev");
+    }
+
+    #[test]
+    fn method_settings_are_the_stage_and_route_buckets() {
+        let t = ApiTemplate::load(|name| (name == "SignupThrottlingBurstLimit").then(|| "3".into())).unwrap();
+        assert!(t.throttles[0].is_stage(), "{:?}", t.throttles);
+        assert_eq!(t.throttles[0].rate_parameter, "ThrottlingRateLimit");
+        let signup = t.throttles.iter().find(|s| s.resource_path == "/signup").unwrap();
+        assert_eq!((signup.http_method.as_str(), signup.rate, signup.burst), ("POST", 5.0, 3.0));
+        let scanning = t.throttles.iter().find(|s| s.resource_path == "/secret-scanning/github").unwrap();
+        assert_eq!(scanning.http_method, "POST");
+        assert_eq!(scanning.rate_parameter, "SecretScanningThrottlingRateLimit");
     }
 
     #[test]
