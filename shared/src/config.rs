@@ -72,7 +72,7 @@ pub struct DynamoTimeouts {
 impl DynamoTimeouts {
     /// The authorizer and `/verify`: one `GetItem` whose p99 in-region is a few milliseconds. Two
     /// quick attempts fit in the 1.5 s operation timeout, so a stuck table answers 503 in under
-    /// 2 s, well before the authorizer's 5 s function timeout; no caller waits longer for a "no".
+    /// 2 s, well before the authorizer's 6 s function timeout; no caller waits longer for a "no".
     pub const HOT_PATH: DynamoTimeouts = DynamoTimeouts {
         connect: Duration::from_millis(300),
         attempt: Duration::from_millis(500),
@@ -83,7 +83,7 @@ impl DynamoTimeouts {
 
     /// Signup and the key routes: transactions of up to 5 items and queries, each still tens of
     /// milliseconds in-region; 4 s for the whole call keeps a stuck table's 503 under 5 s and the
-    /// request well inside the functions' 10 s timeout (a token check with its own 3 s key-set
+    /// request well inside the functions' 20 s timeout (a token check with its own 3 s key-set
     /// fetch may come first).
     pub const MANAGEMENT: DynamoTimeouts = DynamoTimeouts {
         connect: Duration::from_millis(500),
