@@ -610,7 +610,7 @@ fn every_recorded_call_is_allowed_by_its_functions_role() {
     assert_eq!(
         refusals,
         0,
-        "{refusals} call(s) the deployed roles would refuse (see above; recording: {})",
+        "{refusals} finding(s) above: calls a deployed role would refuse, or a function with grants and no call (recording: {})",
         path.display()
     );
 }
