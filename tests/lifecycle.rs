@@ -653,3 +653,184 @@ async fn events_page_newest_first_with_a_stable_cursor_and_only_for_members() {
         assert_eq!(status, 400, "{bad}");
     }
 }
+
+/// The org's `META` counts, read raw: (`active_keys`, `grace_keys`).
+async fn counts(stack: &Stack, org: &Org) -> (i64, i64) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let item = stack
+        .store
+        .client()
+        .get_item()
+        .table_name(&stack.store.tables().orgs)
+        .key("org_id", AttributeValue::S(org.id.clone()))
+        .key("sk", AttributeValue::S("META".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let number = |name: &str| item.get(name).map_or(0, |v| v.as_n().unwrap().parse().unwrap());
+    (number("active_keys"), number("grace_keys"))
+}
+
+#[tokio::test]
+async fn a_chain_of_rolls_keeps_at_most_100_keys_in_grace_and_200_keys_live() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let mut secrets = vec![org.first_secret.clone()];
+    let mut current = org.first_id.clone();
+    let mut refused = 0;
+    for i in 1..=150 {
+        let (status, body) = stack.roll(&org, &current, json!({"grace_period_seconds": 3600})).await;
+        if i <= 100 {
+            assert_eq!(status, 201, "roll {i}: {body}");
+            current = body["id"].as_str().unwrap().to_owned();
+            secrets.push(body["secret"].as_str().unwrap().to_owned());
+        } else {
+            assert_eq!((status, body["error"]["code"].as_str()), (409, Some("key_limit_reached")), "roll {i}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("100 keys in a roll's grace period"), "{message}");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 50);
+    assert_eq!(counts(&stack, &org).await, (1, 100));
+    // A roll with grace 0 revokes the old key at once: not refused by the grace limit.
+    let (status, body) = stack.roll(&org, &current, json!({"grace_period_seconds": 0})).await;
+    assert_eq!(status, 201, "{body}");
+    current = body["id"].as_str().unwrap().to_owned();
+    secrets.pop();
+    secrets.push(body["secret"].as_str().unwrap().to_owned());
+    // Fill the active limit too: 100 active keys and 100 in grace.
+    for i in 0..99 {
+        secrets.push(stack.create(&org, json!({"name": format!("k{i}")})).await["secret"].as_str().unwrap().to_owned());
+    }
+    let (status, _) =
+        stack.call("POST", &format!("/orgs/{}/api-keys", org.id), &org.token, Some(r#"{"name":"x"}"#)).await;
+    assert_eq!(status, 409);
+    let mut live = 0;
+    for secret in &secrets {
+        live += usize::from(verify_at(&stack.store, secret, stack.now()).await.0 == 200);
+    }
+    assert_eq!((secrets.len(), live), (200, 200), "every key of the org that can authenticate");
+
+    // Revoking a key in its grace period frees its place; when the grace periods end, all do.
+    let in_grace = stack.listing(&org, false).await.into_iter().find(|k| k["status"] == "expiring").unwrap();
+    let (status, _) = stack
+        .call("DELETE", &format!("/orgs/{}/api-keys/{}", org.id, in_grace["id"].as_str().unwrap()), &org.token, None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(counts(&stack, &org).await, (100, 99));
+    let (status, body) = stack.roll(&org, &current, json!({"grace_period_seconds": 3600})).await;
+    assert_eq!(status, 201, "{body}");
+    current = body["id"].as_str().unwrap().to_owned();
+    let (status, _) = stack.roll(&org, &current, json!({"grace_period_seconds": 3600})).await;
+    assert_eq!(status, 409, "back at 100 in grace");
+    stack.clock.set(stack.now() + 3600);
+    let (status, body) = stack.roll(&org, &current, json!({"grace_period_seconds": 3600})).await;
+    assert_eq!(status, 201, "ended grace periods are moved out of the count: {body}");
+    assert_eq!(counts(&stack, &org).await, (100, 1));
+}
+
+#[tokio::test]
+async fn expired_keys_are_moved_from_every_page_of_the_active_run() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let ends = stack.now() + 60;
+    for i in 0..99 {
+        stack.create(&org, json!({"name": format!("k{i}"), "expires_at": rfc3339(ends)})).await;
+    }
+    // 100 released keys behind them: the active run is 200 items, two pages of the move's query.
+    let mut current = org.first_id.clone();
+    for _ in 0..100 {
+        let (status, body) = stack.roll(&org, &current, json!({"grace_period_seconds": 30})).await;
+        assert_eq!(status, 201, "{body}");
+        current = body["id"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(counts(&stack, &org).await, (100, 100));
+    stack.clock.set(ends);
+    // At the limit, a create moves the org's 199 expired keys (both pages) and succeeds.
+    stack.create(&org, json!({"name": "after"})).await;
+    assert_eq!(counts(&stack, &org).await, (2, 0));
+    assert_eq!(stack.listing(&org, false).await.len(), 2);
+    // The ended run holds them all (a page of 100, then the rest).
+    let mut expired = 0;
+    let mut cursor = String::new();
+    for _ in 0..3 {
+        let path = format!("/orgs/{}/api-keys?include_revoked=true&limit=100{cursor}", org.id);
+        let page = stack.call("GET", &path, &org.token, None).await.1;
+        expired += page["data"].as_array().unwrap().iter().filter(|k| k["status"] == "expired").count();
+        let Some(next) = page["next_cursor"].as_str() else { break };
+        cursor = format!("&cursor={next}");
+    }
+    assert_eq!(expired, 199);
+}
+
+#[tokio::test]
+async fn include_revoked_lists_a_key_once_while_keys_end_during_the_listing() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    let mut ids = vec![org.first_id.clone()];
+    for i in 0..20 {
+        ids.push(stack.create(&org, json!({"name": format!("k{i}")})).await["id"].as_str().unwrap().to_owned());
+    }
+    // Listings race revokes: a key moving from the active run to the ended one between the two
+    // reads of a listing must still appear once.
+    let path = format!("/orgs/{}/api-keys?include_revoked=true&limit=100", org.id);
+    let revokes = async {
+        for id in &ids[1..] {
+            let (status, _) = stack.call("DELETE", &format!("/orgs/{}/api-keys/{id}", org.id), &org.token, None).await;
+            assert_eq!(status, 204);
+        }
+    };
+    let listings = async {
+        let mut pages = Vec::new();
+        for _ in 0..40 {
+            pages.push(stack.call("GET", &path, &org.token, None).await.1);
+        }
+        pages
+    };
+    let ((), pages) = tokio::join!(revokes, listings);
+    for page in pages.iter().chain([&stack.call("GET", &path, &org.token, None).await.1]) {
+        let listed: Vec<&str> = page["data"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap()).collect();
+        assert_eq!(listed, ids, "each key once, in creation order");
+    }
+}
+
+#[tokio::test]
+async fn events_past_their_retention_are_not_served_before_dynamodb_deletes_them() {
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    // A change recorded 401 days ago: its TTL has passed, DynamoDB has not deleted it yet.
+    for (request, days_ago) in [("req-old", 401), ("req-recent", 399)] {
+        let key = overten::ApiKey::generate();
+        let new = overten::store::NewKey {
+            key_id: overten::ids::new_key_id(overten::clock::now_millis()),
+            hash: key.hash(),
+            name: request.into(),
+            prefix: key.display_prefix().into(),
+            created_at: rfc3339(now_secs()),
+            expires_at: None,
+            rolled_from: None,
+        };
+        let audit = Audit::new(Actor::user(&org.uid), request, now_secs() - days_ago * 86_400);
+        stack.store.create_key(&org.id, &new, &audit).await.unwrap();
+    }
+    let events = stack.events(&org).await;
+    let requests: Vec<&str> = events.iter().map(|e| e["request_id"].as_str().unwrap()).collect();
+    assert!(requests.contains(&"req-recent"), "{requests:?}");
+    assert!(!requests.contains(&"req-old"), "{requests:?}");
+}
+
+#[tokio::test]
+async fn an_events_id_and_created_at_are_the_same_instant() {
+    let stack = Stack::new().await;
+    stack.clock.set(1_900_000_000);
+    let org = stack.org().await;
+    for event in stack.events(&org).await {
+        assert_eq!(event["created_at"], "2030-03-17T17:46:40Z");
+        let id = event["id"].as_str().unwrap();
+        assert_eq!(&id[.."evt_".len() + 8], &overten::audit::new_event_id(1_900_000_000_000)[..12], "{id}");
+    }
+}

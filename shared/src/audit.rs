@@ -77,13 +77,28 @@ pub struct Audit {
     pub request_id: String,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
-    /// Seconds since the epoch: the change's time, also the event's.
+    /// Seconds since the epoch: the change's time, also the event's `created_at`.
     pub at: i64,
+    /// The same instant in milliseconds: the event id's time (ids sort by it).
+    pub at_millis: i64,
 }
 
 impl Audit {
+    /// A change at `at` (seconds).
     pub fn new(actor: Actor, request_id: &str, at: i64) -> Self {
-        Audit { actor, request_id: request_id.to_owned(), source_ip: None, user_agent: None, at }
+        Self::at_millis(actor, request_id, at * 1000)
+    }
+
+    /// A change at `at_millis` (milliseconds), e.g. a function's `Clock::now_millis`.
+    pub fn at_millis(actor: Actor, request_id: &str, at_millis: i64) -> Self {
+        Audit {
+            actor,
+            request_id: request_id.to_owned(),
+            source_ip: None,
+            user_agent: None,
+            at: at_millis.div_euclid(1000),
+            at_millis,
+        }
     }
 
     pub fn with_origin(mut self, source_ip: Option<&str>, user_agent: Option<&str>) -> Self {
@@ -181,10 +196,14 @@ pub struct Event {
     pub data: Value,
 }
 
-/// `evt_` + 8 base62 digits of the time in milliseconds + 16 random characters: ids sort by
-/// time, so newest-first is the sort key read backwards and a cursor is the last id returned.
-pub fn new_event_id(now_millis: u64) -> String {
-    format!("evt_{}{}", base62(now_millis, 8), random_base62(16))
+/// `evt_` + 8 base62 digits of the time in milliseconds + 4 of this process's sequence + 12
+/// random characters: ids sort by time, and the events one instance writes within the same
+/// millisecond (or the same instant of a fixed clock) sort in the order they were made. So
+/// newest-first is the sort key read backwards and a cursor is the last id returned.
+pub fn new_event_id(at_millis: u64) -> String {
+    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 62u64.pow(4);
+    format!("evt_{}{}{}", base62(at_millis, 8), base62(sequence, 4), random_base62(12))
 }
 
 /// Whether `s` could be an event id (a cursor this API returned).
@@ -220,6 +239,10 @@ mod tests {
         let a = new_event_id(1_800_000_000_000);
         let b = new_event_id(1_800_000_000_001);
         assert!(a < b, "{a} < {b}");
+        // The same instant: in the order they were made.
+        let same: Vec<String> = (0..50).map(|_| new_event_id(1_800_000_000_000)).collect();
+        assert!(same.windows(2).all(|w| w[0] < w[1]), "{same:?}");
+        assert!(same.iter().all(|id| id < &b && id.len() == a.len()));
         assert!(is_valid_event_id(&a));
         for bad in ["evt_", "key_abc", "evt_short", &format!("{a}x"), &a.replace('_', "-")] {
             assert!(!is_valid_event_id(bad), "{bad}");

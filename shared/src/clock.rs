@@ -18,7 +18,8 @@ pub fn now_millis() -> u64 {
 }
 
 /// The time a function judges expiry and records changes by: the system clock, or (tests) a
-/// clock that stands where it is set.
+/// clock that stands where it is set. Milliseconds inside, so an event's id (which sorts by
+/// milliseconds) and its `created_at` (seconds) are read off the same instant.
 #[derive(Debug, Clone)]
 pub struct Clock(Option<Arc<AtomicI64>>);
 
@@ -29,21 +30,25 @@ impl Clock {
 
     /// Stands at `secs` until set or advanced.
     pub fn fixed(secs: i64) -> Self {
-        Clock(Some(Arc::new(AtomicI64::new(secs))))
+        Clock(Some(Arc::new(AtomicI64::new(secs * 1000))))
     }
 
-    /// Moves a fixed clock (and every clone of it); the system clock cannot be moved.
+    /// Moves a fixed clock (and every clone of it) to `secs`; the system clock cannot be moved.
     pub fn set(&self, secs: i64) {
         if let Some(at) = &self.0 {
-            at.store(secs, Ordering::SeqCst);
+            at.store(secs * 1000, Ordering::SeqCst);
+        }
+    }
+
+    pub fn now_millis(&self) -> i64 {
+        match &self.0 {
+            Some(at) => at.load(Ordering::SeqCst),
+            None => now_millis() as i64,
         }
     }
 
     pub fn now_secs(&self) -> i64 {
-        match &self.0 {
-            Some(at) => at.load(Ordering::SeqCst),
-            None => now_secs(),
-        }
+        self.now_millis().div_euclid(1000)
     }
 }
 
@@ -66,10 +71,13 @@ mod tests {
         assert_eq!(clock.now_secs(), 100);
         shared.set(250);
         assert_eq!(clock.now_secs(), 250, "clones share the time");
+        assert_eq!(clock.now_millis(), 250_000, "the same instant in milliseconds");
         let system = super::Clock::system();
         system.set(0);
         let now = system.now_secs();
         assert!((1_700_000_000..4_000_000_000).contains(&now), "seconds, and not moved: {now}");
+        let millis = system.now_millis();
+        assert!(millis.div_euclid(1000) - now <= 1 && millis.div_euclid(1000) >= now, "{millis} ms vs {now} s");
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub enum Error {
     InvalidSignature,
     #[error("this org already has the maximum of {0} active API keys: revoke one first")]
     KeyLimitReached(usize),
+    /// A roll with grace that would leave more than this many keys in grace periods at once.
+    #[error(
+        "this org already has the maximum of {0} keys in a roll's grace period: roll with \"grace_period_seconds\": 0, or revoke a rolled key still in its grace period"
+    )]
+    GraceLimitReached(usize),
     #[error("you have created the maximum of {0} orgs: use an existing one (`existing_org_id`) or ask support")]
     OrgLimitReached(usize),
     #[error("the request body is larger than {0} bytes")]
@@ -75,6 +80,7 @@ impl Error {
             Error::ApiAlreadyEnabled
             | Error::ApiNotEnabled
             | Error::KeyLimitReached(_)
+            | Error::GraceLimitReached(_)
             | Error::OrgLimitReached(_)
             | Error::KeyAlreadyRolled
             | Error::KeyInactive => 409,
@@ -99,7 +105,7 @@ impl Error {
             Error::KeyNotFound => "key_not_found",
             Error::ApiAlreadyEnabled => "api_already_enabled",
             Error::ApiNotEnabled => "api_not_enabled",
-            Error::KeyLimitReached(_) => "key_limit_reached",
+            Error::KeyLimitReached(_) | Error::GraceLimitReached(_) => "key_limit_reached",
             Error::OrgLimitReached(_) => "org_limit_reached",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::RouteNotFound => "not_found",
@@ -234,6 +240,7 @@ mod tests {
             (Error::KeyNotFound, 404, "key_not_found"),
             (Error::ApiAlreadyEnabled, 409, "api_already_enabled"),
             (Error::KeyLimitReached(100), 409, "key_limit_reached"),
+            (Error::GraceLimitReached(100), 409, "key_limit_reached"),
             (Error::OrgLimitReached(10), 409, "org_limit_reached"),
             (Error::PayloadTooLarge(16384), 413, "payload_too_large"),
             (Error::ExpiredApiKey, 401, "invalid_api_key"),

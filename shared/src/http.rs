@@ -66,13 +66,14 @@ pub fn body_up_to(req: &Request, limit: usize) -> Result<&[u8], Error> {
 
 /// Who (`actor`), from where (the request's source IP and user agent, as API Gateway saw them)
 /// and when (`now`): what a change records in its event.
-pub fn audit_of(req: &Request, actor: crate::audit::Actor, now: i64) -> crate::audit::Audit {
+pub fn audit_of(req: &Request, actor: crate::audit::Actor, clock: &crate::clock::Clock) -> crate::audit::Audit {
     let source_ip = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
         _ => None,
     };
     let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok());
-    crate::audit::Audit::new(actor, &request_id(req), now).with_origin(source_ip.as_deref(), user_agent)
+    crate::audit::Audit::at_millis(actor, &request_id(req), clock.now_millis())
+        .with_origin(source_ip.as_deref(), user_agent)
 }
 
 pub fn json_response(status: u16, value: &impl Serialize) -> Response<Body> {
@@ -150,7 +151,7 @@ impl<S> App<S> {
     /// Who (`actor`), from where (the request's source IP and user agent, as API Gateway saw
     /// them) and when (this app's clock): what a change records in its event.
     pub fn audit(&self, req: &Request, actor: crate::audit::Actor) -> crate::audit::Audit {
-        audit_of(req, actor, self.clock.now_secs())
+        audit_of(req, actor, &self.clock)
     }
 
     pub fn with_cors_origin(mut self, origin: &str) -> Self {

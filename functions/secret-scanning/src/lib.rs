@@ -79,7 +79,7 @@ async fn deliver<S: KeyStore>(app: &App<S>, req: &Request, request_id: &str) -> 
     // The signature over the raw bytes comes first: an unsigned body is never parsed or looked up.
     signature::verify(&app.github_keys, req.headers(), body).await?;
     let matches = parse_delivery(body)?;
-    let audit = audit_of(req, Actor::github_secret_scanning(), app.clock.now_secs());
+    let audit = audit_of(req, Actor::github_secret_scanning(), &app.clock);
     let (verdicts, outcome) = process(&app.store, &matches, &audit).await?;
     tracing::info!(
         request_id,

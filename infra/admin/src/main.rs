@@ -163,7 +163,8 @@ async fn run(store: &DynamoStore, command: Command<'_>) -> Result<Value, Error> 
             // The operator is named by the shell's user; the event says `operator` either way.
             let who = std::env::var("USER").ok();
             let request_id = format!("op_{}", overten::api_key::random_base62(20));
-            let audit = Audit::new(Actor::operator(who.as_deref()), &request_id, overten::clock::now_secs());
+            let audit =
+                Audit::at_millis(Actor::operator(who.as_deref()), &request_id, overten::clock::now_millis() as i64);
             service::revoke_key(store, &record.org_id, &record.key_id, &audit).await?;
             let record = store.find_key(&key.hash()).await?.ok_or(Error::KeyNotFound)?;
             Ok(describe(&record))

@@ -23,10 +23,13 @@ impl KeySetFormat for TestKeys {
     }
 }
 
+/// A scripted answer: a body and its max-age in seconds, or a fetch error.
+type Answer = Result<(String, Option<u64>), String>;
+
 /// Answers from a script (the last answer repeats), counting fetches, each taking `delay`.
 #[derive(Default)]
 struct Script {
-    answers: Mutex<VecDeque<Result<(String, Option<u64>), String>>>,
+    answers: Mutex<VecDeque<Answer>>,
     calls: AtomicUsize,
     delay: Duration,
 }

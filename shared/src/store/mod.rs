@@ -22,6 +22,10 @@ use crate::error::Error;
 /// count).
 pub const MAX_ACTIVE_KEYS: usize = 100;
 
+/// Most keys of an org in a roll's grace period at once: with [`MAX_ACTIVE_KEYS`], at most 200
+/// keys of one org authenticate at any instant.
+pub const MAX_GRACE_KEYS: usize = 100;
+
 pub trait KeyStore: Send + Sync {
     /// The hot path: one strongly consistent read by key hash.
     fn find_key(&self, hash: &KeyHash) -> impl Future<Output = Result<Option<KeyRecord>, Error>> + Send;
@@ -87,7 +91,9 @@ pub trait KeyStore: Send + Sync {
     /// Rolls a key: `new` is created and the old key's end scheduled at `audit.at +
     /// grace_seconds` (or its own earlier expiry; revoked at once with 0), with the `key.rolled`
     /// event, in one transaction. With `keep_name` the new key takes the old key's name.
-    /// `KeyAlreadyRolled`, `KeyInactive`, `KeyNotFound`.
+    /// `KeyAlreadyRolled`, `KeyInactive`, `KeyNotFound`; `GraceLimitReached` when a roll with grace
+    /// would leave more than [`MAX_GRACE_KEYS`] keys in grace periods (expired ones are moved
+    /// out of the count first).
     fn roll_key(
         &self,
         org_id: &str,

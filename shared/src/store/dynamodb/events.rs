@@ -7,7 +7,7 @@ use super::DynamoStore;
 use super::items::{EVENT, Item, event_sk, get_s, n, opt_s, put, s};
 use super::retry::sdk_error;
 use crate::audit::{Actor, ActorType, Audit, Change, Event, EventPage, EventQuery, expiry_of_event, new_event_id};
-use crate::clock::{now_millis, rfc3339};
+use crate::clock::{now_secs, rfc3339};
 use crate::error::Error;
 
 impl DynamoStore {
@@ -19,7 +19,8 @@ impl DynamoStore {
         change: &Change,
         audit: &Audit,
     ) -> Result<TransactWriteItem, Error> {
-        let id = new_event_id(now_millis());
+        // The id's time and `created_at` are the change's one instant.
+        let id = new_event_id(u64::try_from(audit.at_millis).unwrap_or(0));
         let mut item = self.org_key(org_id, event_sk(&id));
         item.extend([
             ("id".to_owned(), s(&id)),
@@ -45,6 +46,12 @@ impl DynamoStore {
             .run_query(org_id, EVENT)
             // Event ids sort by time: newest first is the run read backwards.
             .scan_index_forward(false)
+            // Past its retention an event is not served, though DynamoDB's TTL deletion may lag
+            // by days. Expired events are the oldest, at the end of the run: a page cut short by
+            // this filter has nothing older worth reading.
+            .filter_expression("#ttl > :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now_secs()))
             .limit(query.limit as i32 + 1)
             .set_exclusive_start_key(query.cursor.as_deref().map(|id| self.org_key(org_id, event_sk(id))))
             .send()

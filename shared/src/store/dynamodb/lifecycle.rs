@@ -6,6 +6,11 @@
 //! count as it is and never meets the limit. An expired key still counts until `retire_expired`
 //! moves it to `REVOKED#`: a create that meets the limit does so first, and so does a listing that
 //! met an expired key, so expired keys stop counting the moment a create needs their room.
+//!
+//! The grace rule: `META.grace_keys` is the number of `KEY#` items with `released` (rolled, in
+//! or past their grace period, not yet moved out). A roll with grace adds one, conditioned on
+//! fewer than `MAX_GRACE_KEYS`; a revoke of a released key and the move of expired released keys
+//! take theirs off. A roll that meets the limit moves expired keys first and tries once more.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
@@ -17,6 +22,7 @@ use super::retry::{build_error, describe, failed};
 use crate::audit::{Audit, Change, RevokedReason};
 use crate::clock::rfc3339;
 use crate::error::Error;
+use crate::store::MAX_GRACE_KEYS;
 use crate::store::records::{KeyPage, KeySummary, ListQuery, NewKey, Rolled};
 
 /// How often a revoke, roll or rename re-reads the key when it changed between the read and the
@@ -25,6 +31,11 @@ const CHANGED_RETRIES: usize = 3;
 
 /// Expired keys moved per transaction (two items each, plus the count: within DynamoDB's limit).
 const RETIRE_CHUNK: usize = 12;
+
+/// Items of the active run read per page when moving expired keys out of it (a full run, 100
+/// active and 100 in grace, is two pages), and the most pages read: room for eight full runs.
+const RETIRE_PAGE_ITEMS: i32 = 100;
+const RETIRE_MAX_PAGES: usize = 16;
 
 impl DynamoStore {
     pub(super) async fn list_keys_at(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {
@@ -36,10 +47,14 @@ impl DynamoStore {
         let (mut items, mut read_units, skipped) = self.query_keys(org_id, ACTIVE, cursor, want, live_only).await?;
         if query.include_revoked {
             // Two sorted runs (active, ended), merged in creation order (key ids sort by time).
-            let (ended, units, _) = self.query_keys(org_id, REVOKED, cursor, want, None).await?;
+            let (mut ended, units, _) = self.query_keys(org_id, REVOKED, cursor, want, None).await?;
             read_units += units;
-            items.extend(ended);
+            // A key that ended between the two reads is in both: its ended copy (read second) is
+            // the newer, and the only one listed. The stable sort keeps it ahead of the active copy.
+            ended.append(&mut items);
+            items = ended;
             items.sort_by_key(|item| get_s(item, "key_id").ok());
+            items.dedup_by(|later, first| get_s(later, "key_id").ok() == get_s(first, "key_id").ok());
         }
         let has_more = items.len() > query.limit;
         items.truncate(query.limit);
@@ -66,21 +81,35 @@ impl DynamoStore {
     /// Moves the org's expired `KEY#` items to `REVOKED#` (no `revoked_at`: they read as
     /// `expired`) and takes the counted ones off `active_keys`. Returns how many it moved.
     pub(super) async fn retire_expired(&self, org_id: &str, now: i64) -> Result<usize, Error> {
-        let out = self
-            .run_query(org_id, ACTIVE)
-            .filter_expression("expires_at <= :now")
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await
-            .map_err(|e| super::retry::sdk_error("Query", e))?;
+        // Every page: the active run holds at most MAX_ACTIVE_KEYS + MAX_GRACE_KEYS items, so a
+        // few pages at most; the bound only guards against a run that somehow grew past that.
+        let mut expired = Vec::new();
+        let mut start = None;
+        for _ in 0..RETIRE_MAX_PAGES {
+            let out = self
+                .run_query(org_id, ACTIVE)
+                .filter_expression("expires_at <= :now")
+                .expression_attribute_values(":now", n(now))
+                .limit(RETIRE_PAGE_ITEMS)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| super::retry::sdk_error("Query", e))?;
+            expired.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
         let mut moved = 0;
-        for chunk in out.items.unwrap_or_default().chunks(RETIRE_CHUNK) {
+        for chunk in expired.chunks(RETIRE_CHUNK) {
             let mut ops = Vec::with_capacity(chunk.len() * 2 + 1);
-            let mut counted = 0;
+            let (mut counted, mut released) = (0, 0);
             for item in chunk {
                 let key_id = get_s(item, "key_id")?;
                 let expires_at = get_n(item, "expires_at").unwrap_or(now);
                 counted += i64::from(counts(item));
+                released += i64::from(!counts(item));
                 // Unchanged since the read: still there, same end, same counting.
                 let condition = if counts(item) {
                     "attribute_exists(sk) AND expires_at = :exp AND #name = :name AND attribute_not_exists(released)"
@@ -102,8 +131,9 @@ impl DynamoStore {
                 ops.push(TransactWriteItem::builder().delete(remove).build());
                 ops.push(put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?);
             }
-            // Released keys (rolled) were off the count already: only counted ones come off it.
-            ops.push(self.count_change(org_id, -counted)?);
+            // Released keys (rolled) were off the active count already: they come off the grace
+            // count instead.
+            ops.push(self.count_change(org_id, -counted, -released)?);
             match self.transact(ops).await? {
                 Ok(()) => moved += chunk.len(),
                 // A concurrent revoke or retirement got there first; the next one finishes.
@@ -113,14 +143,37 @@ impl DynamoStore {
         Ok(moved)
     }
 
-    /// `active_keys` += `delta` on the org's `META` item.
-    pub(super) fn count_change(&self, org_id: &str, delta: i64) -> Result<TransactWriteItem, Error> {
+    /// `active_keys` += `active` and `grace_keys` += `grace` on the org's `META` item (an org from
+    /// before the grace count starts it at 0).
+    pub(super) fn count_change(&self, org_id: &str, active: i64, grace: i64) -> Result<TransactWriteItem, Error> {
+        let mut update = Update::builder()
+            .table_name(&self.tables.orgs)
+            .set_key(Some(self.org_key(org_id, META.to_owned())))
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_values(":delta", n(active));
+        update = if grace == 0 {
+            update.update_expression("SET active_keys = active_keys + :delta")
+        } else {
+            update
+                .update_expression(
+                    "SET active_keys = active_keys + :delta, grace_keys = if_not_exists(grace_keys, :zero) + :grace",
+                )
+                .expression_attribute_values(":grace", n(grace))
+                .expression_attribute_values(":zero", n(0))
+        };
+        Ok(TransactWriteItem::builder().update(update.build().map_err(build_error)?).build())
+    }
+
+    /// One more key in a grace period, unless the org has `MAX_GRACE_KEYS` already.
+    fn grace_key_added(&self, org_id: &str) -> Result<TransactWriteItem, Error> {
         let update = Update::builder()
             .table_name(&self.tables.orgs)
             .set_key(Some(self.org_key(org_id, META.to_owned())))
-            .update_expression("SET active_keys = active_keys + :delta")
-            .condition_expression("attribute_exists(sk)")
-            .expression_attribute_values(":delta", n(delta))
+            .update_expression("SET grace_keys = if_not_exists(grace_keys, :zero) + :one")
+            .condition_expression("attribute_exists(sk) AND (attribute_not_exists(grace_keys) OR grace_keys < :max)")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(MAX_GRACE_KEYS as i64))
             .build()
             .map_err(build_error)?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -210,9 +263,13 @@ impl DynamoStore {
                 TransactWriteItem::builder().update(mark).build(),
                 self.event_put(org_id, Some(key_id), change, audit)?,
             ]);
-            if counts(&item) {
-                items.push(self.count_change(org_id, -1)?);
-            }
+            // A counted key leaves the active count; a released one (in its grace period) the
+            // grace count.
+            items.push(if counts(&item) {
+                self.count_change(org_id, -1, 0)?
+            } else {
+                self.count_change(org_id, 0, -1)?
+            });
             let Err(reasons) = self.transact(items).await? else { return Ok(true) };
             if first == 1 && failed(&reasons, 0) {
                 return Err(Error::OrgNotFound);
@@ -229,6 +286,28 @@ impl DynamoStore {
     }
 
     pub(super) async fn roll(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        new: &NewKey,
+        keep_name: bool,
+        grace_seconds: i64,
+        audit: &Audit,
+    ) -> Result<Rolled, Error> {
+        match self.try_roll(org_id, key_id, new, keep_name, grace_seconds, audit).await {
+            // Keys whose grace period ended still count until they are moved out of the active
+            // run: move them and try once more.
+            Err(Error::GraceLimitReached(max)) => {
+                if self.retire_expired(org_id, audit.at).await? == 0 {
+                    return Err(Error::GraceLimitReached(max));
+                }
+                self.try_roll(org_id, key_id, new, keep_name, grace_seconds, audit).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_roll(
         &self,
         org_id: &str,
         key_id: &str,
@@ -328,11 +407,19 @@ impl DynamoStore {
             let old_key_expires_at = if grace_seconds == 0 { now } else { end };
             let change = Change::KeyRolled { new_key_id: new.key_id.clone(), old_key_expires_at };
             items.push(self.event_put(org_id, Some(key_id), &change, audit)?);
+            // The old key joins the grace count (not with grace 0: it is revoked at once).
+            let grace_step = (grace_seconds > 0).then_some(items.len());
+            if grace_step.is_some() {
+                items.push(self.grace_key_added(org_id)?);
+            }
             let Err(reasons) = self.transact(items).await? else {
                 return Ok(Rolled { old_key_expires_at, name: new.name });
             };
             if first == 1 && failed(&reasons, 0) {
                 return Err(Error::OrgNotFound);
+            }
+            if grace_step.is_some_and(|step| failed(&reasons, step)) {
+                return Err(Error::GraceLimitReached(MAX_GRACE_KEYS));
             }
             if !(failed(&reasons, first) || failed(&reasons, first + 1)) {
                 return Err(Error::Internal(format!("roll transaction cancelled: {}", describe(&reasons))));
