@@ -89,7 +89,7 @@ bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: targe
 MUTANTS_FILES := -f shared/src/api_key.rs -f shared/src/credentials.rs -f shared/src/requests.rs \
   -f shared/src/firebase/segments.rs -f shared/src/firebase/claims.rs -f shared/src/error.rs \
   -f shared/src/audit.rs -f shared/src/clock.rs -f shared/src/store/records.rs \
-  -f shared/src/service.rs -f shared/src/config.rs
+  -f shared/src/service.rs -f shared/src/config.rs -f shared/src/key_set.rs
 CARGO_MUTANTS_VERSION := 27.1.0
 
 mutants: ## Mutation testing (cargo-mutants) of the core's pure modules and the authorizer, with their crates' own tests
