@@ -235,9 +235,38 @@ async fn a_failed_refresh_keeps_the_last_good_keys() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     verifier.verify(&token).await.expect("old keys still verify while the endpoint fails");
     assert_eq!(server.hits(), 2);
-    // And the failing endpoint is not hammered: retried at most once a minute.
+    // And the failing endpoint is not hammered: nothing is fetched during the back-off.
     verifier.verify(&token).await.unwrap();
     assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_cold_verifier_while_googles_keys_fail_fetches_a_handful_of_times() {
+    let key = SigningKey::generate("kid-1");
+    let server = JwksServer::start(&[key.jwk()], 3600).await;
+    server.set(|a| a.status = 500);
+    let verifier = verifier(&server.url, false);
+    let token = key.id_token(&claims(PROJECT_ID, UID, overten::clock::now_secs()));
+    let started = std::time::Instant::now();
+    for _ in 0..100 {
+        let err = verifier.verify(&token).await.unwrap_err();
+        assert_eq!(err.code(), "service_unavailable");
+    }
+    // One fetch, then one per back-off period (1, 2, 4 … s).
+    let elapsed = started.elapsed().as_secs();
+    let bound = 2 + (64 - (elapsed + 1).leading_zeros()) as usize;
+    assert!((1..=bound).contains(&server.hits()), "{} fetches in {elapsed} s", server.hits());
+    // Google recovers: after the back-off the next sign-in fetches and verifies.
+    server.set(|a| a.status = 200);
+    let mut verified = false;
+    for _ in 0..70 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if verifier.verify(&token).await.is_ok() {
+            verified = true;
+            break;
+        }
+    }
+    assert!(verified, "verified once the endpoint answers again, within the longest back-off");
 }
 
 #[tokio::test]
