@@ -107,7 +107,8 @@ async fn an_allowed_key_reaches_the_route_with_its_org() {
     assert_eq!(lines[0]["status"], "200");
     assert_eq!(lines[0]["keyId"], created.key.id.as_str());
     assert_eq!(lines[0]["orgId"], created.org_id.as_str());
-    assert!(lines[0].get("userAgent").is_none(), "API Gateway would write a client's user agent raw");
+    // From the authorizer's context, not API Gateway's raw $context.identity.userAgent.
+    assert_eq!(lines[0]["userAgent"], "tests/1");
     assert_eq!(lines[0]["resourcePath"], "/v1/whoami");
     assert!(lines[0]["authorizerLatency"].as_str().unwrap().parse::<u64>().is_ok());
     assert_eq!(lines[0]["responseType"], "");
@@ -234,7 +235,8 @@ async fn every_denial_renders_as_valid_json() {
 /// API Gateway inserts `$context` values into the access-log format raw, and the local gateway
 /// does the same (no kinder). Whatever a client sends as its user agent — quotes, backslashes,
 /// control characters, a forged field — every line still parses as JSON with the same fields and
-/// the real values: the format holds no variable a client can write.
+/// the real values: the format holds no variable a client can write, and the user agent it logs
+/// is the authorizer's escaped copy (on Allow and on Deny; none where the authorizer did not run).
 #[tokio::test]
 async fn access_log_lines_stay_json_whatever_the_user_agent() {
     let store = fresh_store().await;
@@ -257,20 +259,30 @@ async fn access_log_lines_stay_json_whatever_the_user_agent() {
     ];
     let mut expected = Vec::new();
     for (agent, http_carries_it) in agents {
+        // What the authorizer puts in its context, and so what the line says: printable ASCII but
+        // `"`, `\` and `%` as it is, every other byte `%XX`.
+        let escaped = overten::access_log::escape(agent.as_bytes());
+        assert!(!escaped.contains(['"', '\\']) && escaped.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
         let headers = [("X-API-Key", created.secret.as_str()), ("User-Agent", agent)];
         let status = gateway.handle(request("GET", "/v1/whoami", &headers, None)).await.status();
         assert!(status == 200 || !http_carries_it, "{agent:?}: {status}");
-        expected.push((status.as_u16().to_string(), if status == 200 { created.key.id.as_str() } else { "" }));
+        // The authorizer answered (Allow, or Deny for a header it cannot read): its user agent.
+        let logged = if matches!(status.as_u16(), 200 | 401) { escaped.clone() } else { String::new() };
+        let key_id = if status == 200 { created.key.id.as_str() } else { "" };
+        expected.push((status.as_u16().to_string(), key_id, logged));
         let headers = [("User-Agent", agent)];
         let status = gateway.handle(request("GET", "/v1/whoami", &headers, None)).await.status();
         assert!(status == 401 || !http_carries_it, "{agent:?}: {status}");
-        expected.push((status.as_u16().to_string(), ""));
+        let logged = if status == 401 { escaped.clone() } else { String::new() };
+        expected.push((status.as_u16().to_string(), "", logged));
+        // The preflight runs no authorizer: no user agent.
         let headers = [("User-Agent", agent), ("Origin", ORIGIN)];
         let status = gateway.handle(request("OPTIONS", "/orgs/org_1/api-keys", &headers, None)).await.status();
         assert_eq!(status, 200);
-        expected.push((status.as_u16().to_string(), ""));
+        expected.push((status.as_u16().to_string(), "", String::new()));
     }
     let format: serde_json::Map<String, Value> = serde_json::from_str(&api_template().access_log_format).unwrap();
+    assert!(format.contains_key("userAgent"), "the user agent is logged again, escaped");
     let text = std::fs::read_to_string(&log).unwrap();
     std::fs::remove_file(&log).ok();
     assert!(!text.contains(&created.secret), "the access log never holds a key");
@@ -282,13 +294,14 @@ async fn access_log_lines_stay_json_whatever_the_user_agent() {
         let fields: Vec<&String> = parsed.keys().collect();
         assert_eq!(fields, format.keys().collect::<Vec<_>>(), "line {i}: the format's fields, none forged");
         assert!(parsed["requestId"].as_str().unwrap().starts_with("local-"), "{line}");
-        let (status, key_id) = &expected[i];
+        let (status, key_id, user_agent) = &expected[i];
         assert_eq!(
-            (parsed["status"].as_str(), parsed["keyId"].as_str()),
-            (Some(status.as_str()), Some(*key_id)),
+            (parsed["status"].as_str(), parsed["keyId"].as_str(), parsed["userAgent"].as_str()),
+            (Some(status.as_str()), Some(*key_id), Some(user_agent.as_str())),
             "{line}"
         );
-        assert!(!line.contains("key_forged"), "{line}");
+        // The forged field is text inside userAgent (its quotes escaped), never a field of its own.
+        assert!(!line.contains(r#""key_forged""#), "{line}");
     }
 }
 

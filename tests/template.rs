@@ -268,9 +268,17 @@ fn every_log_group_has_a_retention_and_every_function_its_log_group() {
     assert_eq!(format["orgId"], "$context.authorizer.org_id");
     assert_eq!(format["authorizerLatency"], "$context.authorizer.latency");
     assert_eq!(format["responseType"], "$context.error.responseType");
+    // The client software behind a key's requests, as the authorizer escaped it.
+    assert_eq!(format["userAgent"], "$context.authorizer.user_agent");
     let query = &resource(&t, "RequestsByKeyQuery")["Properties"];
     assert_eq!(target(&query["LogGroupNames"][0]), "ApiAccessLogGroup");
-    assert!(query["QueryString"].as_str().unwrap().contains("filter keyId ="));
+    let query = query["QueryString"].as_str().unwrap();
+    assert!(query.contains("filter keyId ="));
+    let fields = query.lines().next().unwrap().strip_prefix("fields ").unwrap();
+    for field in fields.split(',').map(str::trim).filter(|f| !f.starts_with('@')) {
+        assert!(format.get(field).is_some(), "the query reads {field}, which the access log does not have");
+    }
+    assert!(fields.contains("userAgent"), "{fields}");
 }
 
 #[test]
@@ -429,7 +437,8 @@ fn the_unauthenticated_route_has_its_own_bucket_and_a_concurrency_cap() {
 
 /// API Gateway inserts `$context` values into the access-log format as they are (no JSON
 /// escaping; README, "Logs"). So the format uses only variables whose value the client cannot
-/// choose freely: ids, numbers, the template's own resource paths, the authorizer's ids and codes.
+/// choose freely: ids, numbers, the template's own resource paths, the authorizer's ids and codes,
+/// and the one client text the authorizer escapes itself (its `user_agent`).
 #[test]
 fn access_log_fields_are_none_a_client_can_write() {
     let t = template();
@@ -454,10 +463,27 @@ fn access_log_fields_are_none_a_client_can_write() {
         "authorizer.error_code",
         "error.responseType",
     ];
+    // Client text, escaped by the authorizer before API Gateway sees it
+    // (`overten::access_log::escape`: printable ASCII but `"`, `\` and `%`, every other byte
+    // `%XX`), so it can be neither broken out of nor forge a field.
+    let escaped_by_us = ["authorizer.user_agent"];
     for (field, value) in &fields {
         let value = value.as_str().unwrap();
         let variable = value.strip_prefix("$context.").unwrap_or_else(|| panic!("{field}: {value}"));
-        assert!(safe.contains(&variable), "{field}: ${variable} may carry what a client sends");
+        assert!(
+            safe.contains(&variable) || escaped_by_us.contains(&variable),
+            "{field}: ${variable} may carry what a client sends"
+        );
     }
-    assert!(!format.contains("userAgent") && !format.contains("$context.path"), "raw client text");
+    // API Gateway's own copies of client text stay out, whatever field would hold them.
+    for raw in ["$context.identity.userAgent", "$context.path", "$context.identity.caller"] {
+        assert!(!format.contains(raw), "{raw}: raw client text");
+    }
+    // The escaped user agent is the authorizer's, as its context names it.
+    let context = serde_json::to_value(authorizer::AuthContext {
+        user_agent: Some(overten::access_log::escape(br#"x","keyId":"key_forged"#)),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(context, serde_json::json!({"user_agent": "x%22,%22keyId%22:%22key_forged"}));
 }

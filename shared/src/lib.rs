@@ -5,8 +5,10 @@
 //! - [`firebase`]: Firebase ID-token verification for `/signup` and `/orgs/...`;
 //! - [`store`]: the storage port and its DynamoDB adapter;
 //! - [`service`]: the operations of the contract, over any [`store::KeyStore`];
-//! - [`error`]: the one error type and its mapping to the contract's responses.
+//! - [`error`]: the one error type and its mapping to the contract's responses;
+//! - [`access_log`]: a client's text made safe for API Gateway's JSON access log.
 
+pub mod access_log;
 pub mod api_key;
 pub mod audit;
 pub mod budget;

@@ -4,7 +4,8 @@
 //!   (`arn:aws:execute-api:<region>:<account>:<api>/<stage>/*`), principal = key id, context
 //!   `{org_id, key_id}` for billing (and `expires_at` for a key that has one); a missing, malformed, unknown or revoked key gets a `Deny`
 //!   whose context carries the contract's error code and message (the gateway response turns it
-//!   into 401 with the contract's body).
+//!   into 401 with the contract's body). Either context carries `user_agent`, the request's
+//!   `User-Agent` made safe for the JSON access log ([`overten::access_log`]), when it has one.
 //! - HTTP API payload 2.0: the simple response, `isAuthorized` + the same context.
 //! - DynamoDB failing: an `Err`, which API Gateway answers with a 5xx. Never an `Allow`.
 
@@ -34,6 +35,11 @@ pub struct AuthContext {
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// The request's `User-Agent`, [`overten::access_log::escape`]d (printable ASCII but `"`, `\`
+    /// and `%` as it is, every other byte `%XX`, at most 256 characters): the access log's
+    /// `userAgent`, on Allow and on Deny, which API Gateway inserts raw. None without the header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 /// Why an event could not be answered at all (becomes a Lambda error, so API Gateway answers 5xx).
@@ -104,7 +110,7 @@ pub async fn rest_api<S: KeyStore>(
     policy.version = Some("2012-10-17".into());
     policy.statement = vec![statement];
     response.policy_document = policy;
-    response.context = context(&decision);
+    response.context = context(&decision, &event.headers);
     Ok(response)
 }
 
@@ -117,7 +123,7 @@ pub async fn http_api<S: KeyStore>(
     let decision = decide(store, headers, now).await?;
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<AuthContext>::default();
     response.is_authorized = decision.is_ok();
-    response.context = context(&decision);
+    response.context = context(&decision, headers);
     Ok(response)
 }
 
@@ -140,17 +146,20 @@ async fn decide<S: KeyStore>(
     }
 }
 
-fn context(decision: &Result<KeyRecord, Error>) -> AuthContext {
+fn context(decision: &Result<KeyRecord, Error>, headers: &HeaderMap) -> AuthContext {
+    let user_agent = overten::access_log::user_agent(headers);
     match decision {
         Ok(key) => AuthContext {
             org_id: Some(key.org_id.clone()),
             key_id: Some(key.key_id.clone()),
             expires_at: key.expires_at.map(overten::clock::rfc3339),
+            user_agent,
             ..Default::default()
         },
         Err(err) => AuthContext {
             error_code: Some(err.code().into()),
             error_message: Some(err.public_message()),
+            user_agent,
             ..Default::default()
         },
     }
@@ -218,6 +227,59 @@ mod tests {
 
     use overten::store::FixedStore;
     use proptest::prelude::*;
+
+    /// A REST or HTTP API event for `GET /v1/runs` with `headers`.
+    fn event(http_api: bool, headers: serde_json::Map<String, Value>) -> Value {
+        if http_api {
+            serde_json::json!({"version": "2.0", "type": "REQUEST", "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/v1/runs",
+                "headers": headers, "requestContext": {"http": {"method": "GET", "path": "/v1/runs"}}})
+        } else {
+            serde_json::json!({"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/v1/runs",
+                "headers": headers, "multiValueHeaders": {}, "requestContext": {}})
+        }
+    }
+
+    /// Allow and Deny alike carry the request's user agent, escaped for the access log (API
+    /// Gateway inserts `$context.authorizer.user_agent` raw); without one, no entry.
+    #[test]
+    fn the_context_carries_the_user_agent_escaped() {
+        let live = overten::ApiKey::generate();
+        let store = FixedStore::with_keys(vec![(live.hash(), overten::store::sample_record("key_live", false))]);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let agents = [
+            ("curl/8.5.0", "curl/8.5.0"),
+            (r#"x","keyId":"key_forged"#, "x%22,%22keyId%22:%22key_forged"),
+            (r"back\slash", "back%5Cslash"),
+            ("tab\there é", "tab%09here %C3%A9"),
+        ];
+        for http_api in [false, true] {
+            for (agent, logged) in agents {
+                for key in [Some(live.expose_secret()), None] {
+                    let mut headers = serde_json::Map::new();
+                    headers.insert("user-agent".into(), agent.into());
+                    if let Some(key) = key {
+                        headers.insert("x-api-key".into(), key.into());
+                    }
+                    let answer = runtime.block_on(handle(&store, event(http_api, headers), "ua")).unwrap();
+                    let context = &answer["context"];
+                    assert_eq!(context["user_agent"], logged, "{agent:?}: {answer}");
+                    if key.is_some() {
+                        let expected =
+                            serde_json::json!({"org_id": "org_1", "key_id": "key_live", "user_agent": logged});
+                        assert_eq!(context, &expected, "the billing ids and the user agent, nothing else");
+                    } else {
+                        assert_eq!(context["error_code"], "missing_api_key");
+                    }
+                }
+            }
+            let mut headers = serde_json::Map::new();
+            headers.insert("x-api-key".into(), live.expose_secret().into());
+            let answer = runtime.block_on(handle(&store, event(http_api, headers), "ua")).unwrap();
+            assert_eq!(answer["context"], serde_json::json!({"org_id": "org_1", "key_id": "key_live"}));
+            let answer = runtime.block_on(handle(&store, event(http_api, serde_json::Map::new()), "ua")).unwrap();
+            assert!(answer["context"].get("user_agent").is_none(), "{answer}");
+        }
+    }
 
     fn arbitrary_json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![

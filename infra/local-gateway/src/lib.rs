@@ -310,6 +310,9 @@ impl Gateway {
         // A function error or timeout: API Gateway could not get a decision.
         let Ok(Ok(answer)) = answer else { return Err("AUTHORIZER_CONFIGURATION_ERROR") };
         let mut authorizer_context = answer["context"].clone();
+        // `$context.authorizer.<key>`, on Allow and on Deny: each value stringified and, as API
+        // Gateway does, inserted raw wherever a template names it (the access log's `userAgent`
+        // is safe because the authorizer escaped it, not because we do).
         if let Some(fields) = authorizer_context.as_object() {
             for (k, v) in fields {
                 context.set(&format!("authorizer.{k}"), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()));
