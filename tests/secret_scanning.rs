@@ -374,6 +374,23 @@ async fn the_github_stand_in_refuses_what_github_refuses() {
     let wrong = client.get(&github.url).header("authorization", "token ghp_wrong").send().await.unwrap();
     assert_eq!(wrong.status(), 401);
     assert_eq!(github.served(), 61);
+    // A conditional request with the current etag is 304; authenticated, it costs nothing.
+    let etag = with_token.headers()["etag"].to_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let current =
+            client.get(&github.url).bearer_auth(GITHUB_TOKEN).header("if-none-match", &etag).send().await.unwrap();
+        assert_eq!(current.status(), 304);
+        assert_eq!(current.headers()["x-ratelimit-used"], "1");
+    }
+    assert_eq!(github.not_modified(), 3);
+    // An API version GitHub does not know is 400; the one we send is accepted.
+    let unknown = client.get(&github.url).bearer_auth(GITHUB_TOKEN).header("x-github-api-version", "2021-01-01");
+    assert_eq!(unknown.send().await.unwrap().status(), 400);
+    let known = client.get(&github.url).bearer_auth(GITHUB_TOKEN).header("x-github-api-version", "2022-11-28");
+    assert_eq!(known.send().await.unwrap().status(), 200);
+    // GitHub answers an exhausted limit with 403 or 429.
+    github.set_limit_status(429);
+    assert_eq!(client.get(&github.url).send().await.unwrap().status(), 429);
 }
 
 #[tokio::test]
@@ -402,6 +419,12 @@ async fn the_service_fetches_githubs_keys_anonymously_until_the_hourly_limit_and
     let anonymous = secret_scanning::App::new(CountingStore::new(stack.store.clone()), &config).unwrap();
     let response = secret_scanning::handle(&anonymous, signed(&stack.signer, &body)).await;
     assert_eq!(response.status(), 503, "rate-limited: GitHub retries the delivery later");
+    // GitHub said when the limit resets (within the hour): no more asking before then.
+    let asked = stack.github.requests();
+    for _ in 0..5 {
+        assert_eq!(secret_scanning::handle(&anonymous, signed(&stack.signer, &body)).await.status(), 503);
+    }
+    assert_eq!(stack.github.requests(), asked, "no request while rate-limited");
 
     // With a token the same instance's neighbours' budget does not matter.
     let with_token = secret_scanning::App::new(CountingStore::new(stack.store.clone()), &config)
@@ -476,4 +499,18 @@ async fn a_mistyped_delivery_is_400_and_its_message_holds_no_token() {
         assert_eq!((status, error["error"]["code"].as_str()), (400, Some("invalid_request")), "{error}");
         assert!(!error.to_string().contains(token) && !error.to_string().contains("sk_live_"), "{error}");
     }
+}
+
+#[tokio::test]
+async fn an_expired_key_set_is_revalidated_and_a_304_keeps_it() {
+    let stack = Stack::new().await;
+    stack.github.set_max_age(1);
+    let org = stack.org(2).await;
+    let (status, _) = stack.deliver(&matches(&[&org.secrets[0]])).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The set expired: the service asks with its etag, GitHub answers 304, the keys stay.
+    let (status, answer) = stack.deliver(&matches(&[&org.secrets[1]])).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!((stack.github.served(), stack.github.not_modified()), (1, 1));
 }

@@ -4,14 +4,19 @@
 //! the caching rules are the same for both:
 //!
 //! - a set is kept for its response's `Cache-Control: max-age` (5 minutes without one, 24 hours at
-//!   most), and a known key is served from it without any fetch;
+//!   most), and a known key is served from it without any fetch; an expired set that came with an
+//!   `ETag` is revalidated with `If-None-Match`, and a `304` keeps it for another `max-age`
+//!   (GitHub counts no authenticated `304` against its rate limit);
 //! - one fetch at a time: concurrent requests wait for the one in flight instead of each fetching;
 //! - an unknown key id refetches at most once a minute after a successful fetch, so forged ids
 //!   cannot make us hammer the endpoint;
 //! - after a failed fetch nothing is fetched for a back-off period (1 s, doubling with each
 //!   further failure, at most 60 s): requests meanwhile are answered from the last good set if
 //!   it may still be used, `Unavailable` (503) otherwise. A cold instance with a failing endpoint
-//!   therefore makes at most one fetch per back-off period, whatever the request rate;
+//!   therefore makes at most one fetch per back-off period, whatever the request rate. The period
+//!   starts when the failed fetch ends (a hanging endpoint's timeout included), and an endpoint
+//!   that says when to come back (`Retry-After`, or `x-ratelimit-reset` with no requests
+//!   remaining) is not asked again before then (at most an hour);
 //! - stale keys have an end: while refreshes fail the last good set is used for at most
 //!   [`MAX_STALENESS`] (24 hours) past its expiry, then every request is `Unavailable` until a
 //!   fetch succeeds;
@@ -41,6 +46,8 @@ pub const MAX_STALENESS: Duration = Duration::from_secs(24 * 3600);
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest back-off: a recovered endpoint is used again within a minute.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The longest wait an endpoint's own `Retry-After` or rate-limit reset can ask for.
+pub const MAX_ENDPOINT_WAIT: Duration = Duration::from_secs(3600);
 
 /// What every outbound request of this service says it is (GitHub refuses requests without a
 /// `User-Agent`; everyone else may use it to tell us apart).
@@ -59,15 +66,31 @@ pub trait KeySetFormat: Send + Sync + 'static {
     fn unknown_key() -> Error;
 }
 
-/// A response of the key endpoint: its body and its `max-age`, if any.
-pub struct Fetched {
-    pub body: Vec<u8>,
-    pub max_age: Option<Duration>,
+/// A response of the key endpoint.
+pub enum Fetched {
+    /// A key set, its `max-age` and `ETag`, if any.
+    Set { body: Vec<u8>, max_age: Option<Duration>, etag: Option<String> },
+    /// `304 Not Modified`: the set whose `ETag` was sent is still current.
+    NotModified { max_age: Option<Duration> },
 }
 
-/// Where a key set comes from. The error is for the log.
+/// A failed fetch: what went wrong (for the log) and, when the endpoint said so, how long to wait
+/// before asking again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchError {
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl From<String> for FetchError {
+    fn from(message: String) -> Self {
+        FetchError { message, retry_after: None }
+    }
+}
+
+/// Where a key set comes from. `etag` is the current set's, for a conditional request.
 pub trait KeySource: Send + Sync + 'static {
-    fn fetch(&self) -> impl Future<Output = Result<Fetched, String>> + Send;
+    fn fetch(&self, etag: Option<&str>) -> impl Future<Output = Result<Fetched, FetchError>> + Send;
 }
 
 /// A credential read on first use (GitHub's token from Secrets Manager): the value for the
@@ -123,28 +146,45 @@ impl HttpSource {
 }
 
 impl KeySource for HttpSource {
-    async fn fetch(&self) -> Result<Fetched, String> {
+    async fn fetch(&self, etag: Option<&str>) -> Result<Fetched, FetchError> {
         let mut request = self.http.get(&self.url);
         if let Some(authorization) = self.authorization().await? {
             request = request.header(reqwest::header::AUTHORIZATION, authorization);
         }
-        let response = request.send().await.map_err(|e| e.without_url().to_string())?;
-        if !response.status().is_success() {
-            let remaining = response.headers().get("x-ratelimit-remaining").and_then(|v| v.to_str().ok());
-            return Err(match remaining {
-                Some("0") => format!("HTTP {} (rate limit exhausted)", response.status()),
-                _ => format!("HTTP {}", response.status()),
-            });
+        if let Some(etag) = etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
         }
-        let max_age =
-            response.headers().get(reqwest::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).and_then(max_age);
+        let response = request.send().await.map_err(|e| e.without_url().to_string())?;
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let max_age = header("cache-control").and_then(max_age);
+        if response.status() == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
+            return Ok(Fetched::NotModified { max_age });
+        }
+        if !response.status().is_success() {
+            // GitHub: "If you receive a rate limit error, you should stop making requests
+            // temporarily": until `retry-after` seconds, or with no requests remaining until
+            // `x-ratelimit-reset` (epoch seconds).
+            let exhausted = header("x-ratelimit-remaining") == Some("0");
+            let retry_after =
+                header("retry-after").and_then(|v| v.parse().ok()).map(Duration::from_secs).or_else(|| {
+                    let reset: u64 = header("x-ratelimit-reset")?.parse().ok()?;
+                    let now = crate::clock::now_secs().max(0) as u64;
+                    exhausted.then(|| Duration::from_secs(reset.saturating_sub(now).max(1)))
+                });
+            let status = response.status();
+            let message =
+                if exhausted { format!("HTTP {status} (rate limit exhausted)") } else { format!("HTTP {status}") };
+            return Err(FetchError { message, retry_after });
+        }
+        let etag = header("etag").filter(|e| !e.is_empty() && e.len() <= 256).map(str::to_owned);
         let body = response.bytes().await.map_err(|e| e.without_url().to_string())?;
-        Ok(Fetched { body: body.to_vec(), max_age })
+        Ok(Fetched::Set { body: body.to_vec(), max_age, etag })
     }
 }
 
 struct KeySet<K> {
-    keys: HashMap<String, K>,
+    keys: Arc<HashMap<String, K>>,
+    etag: Option<String>,
     fetched_at: Instant,
     expires_at: Instant,
 }
@@ -218,13 +258,29 @@ impl<F: KeySetFormat, S: KeySource> KeySetCache<F, S> {
             return found;
         }
         self.fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let fetched = self.source.fetch().await.and_then(|fetched| {
-            let keys = F::parse(&fetched.body)?;
-            if keys.is_empty() {
-                return Err("the set holds no usable key".to_owned());
+        let current = self.state.read().unwrap_or_else(|p| p.into_inner()).set.clone();
+        let fetched = self.source.fetch(current.as_ref().and_then(|set| set.etag.as_deref())).await;
+        // Times count from the answer: a slow or hanging fetch does not eat its own back-off.
+        let now = Instant::now();
+        let fresh_for = |max_age: Option<Duration>| max_age.unwrap_or(DEFAULT_MAX_AGE).min(MAX_MAX_AGE);
+        let fetched = fetched.and_then(|fetched| match fetched {
+            Fetched::Set { body, max_age, etag } => {
+                let keys = F::parse(&body)?;
+                if keys.is_empty() {
+                    return Err("the set holds no usable key".to_owned().into());
+                }
+                Ok(KeySet { keys: Arc::new(keys), etag, fetched_at: now, expires_at: now + fresh_for(max_age) })
             }
-            let max_age = fetched.max_age.unwrap_or(DEFAULT_MAX_AGE).min(MAX_MAX_AGE);
-            Ok(KeySet { keys, fetched_at: now, expires_at: now + max_age })
+            // Still current: the same keys, fresh for another max-age.
+            Fetched::NotModified { max_age } => match &current {
+                Some(set) => Ok(KeySet {
+                    keys: set.keys.clone(),
+                    etag: set.etag.clone(),
+                    fetched_at: now,
+                    expires_at: now + fresh_for(max_age),
+                }),
+                None => Err("304 Not Modified without a set to keep".to_owned().into()),
+            },
         });
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         match fetched {
@@ -238,11 +294,12 @@ impl<F: KeySetFormat, S: KeySource> KeySetCache<F, S> {
             }
             Err(err) => {
                 state.failures = state.failures.saturating_add(1);
-                let wait = backoff(state.failures);
+                let asked = err.retry_after.map_or(Duration::ZERO, |wait| wait.min(MAX_ENDPOINT_WAIT));
+                let wait = backoff(state.failures).max(asked);
                 state.retry_at = Some(now + wait);
                 let stale = state.set.as_ref().filter(|set| set.usable_at(now));
                 tracing::warn!(
-                    error = %err,
+                    error = %err.message,
                     failures = state.failures,
                     backoff_ms = wait.as_millis() as u64,
                     kept_old_keys = stale.is_some(),
@@ -251,7 +308,7 @@ impl<F: KeySetFormat, S: KeySource> KeySetCache<F, S> {
                 );
                 match stale.and_then(|set| set.keys.get(id)) {
                     Some(key) => Ok(key.clone()),
-                    None => Err(Error::Unavailable(format!("{}: {err}", F::WHAT))),
+                    None => Err(Error::Unavailable(format!("{}: {}", F::WHAT, err.message))),
                 }
             }
         }

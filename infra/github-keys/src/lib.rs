@@ -13,10 +13,16 @@
 //!   token, else `401 Bad credentials`
 //!   (<https://docs.github.com/en/rest/authentication/authenticating-to-the-rest-api>);
 //! - **caching**: `cache-control: public, max-age=60, s-maxage=60` (`private` when authenticated)
-//!   and an `etag`, as GitHub's API answers;
+//!   and an `etag`, as GitHub's API answers; `If-None-Match` with the current `etag` is
+//!   `304 Not Modified`, which costs an authenticated client nothing of its limit ("Making a
+//!   conditional request does not count against your primary rate limit if a 304 response is
+//!   returned and the request was made while correctly authorized" — the rate-limits page);
+//! - **API versions**: an `X-GitHub-Api-Version` other than `2022-11-28` is `400`
+//!   (<https://docs.github.com/en/rest/about-the-rest-api/api-versions>);
 //! - anything but `GET` of the one path is `404 Not Found`.
 //!
-//! Tests can also make it fail (`500`) or hang, and count what it served.
+//! Tests can also make it fail (`500`) or hang, answer an exhausted limit with `429` instead of
+//! `403` (GitHub documents both), shorten `max-age`, and count what it served.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -38,6 +44,7 @@ pub const ANONYMOUS_LIMIT: u32 = 60;
 pub const AUTHENTICATED_LIMIT: u32 = 5000;
 const WINDOW: Duration = Duration::from_secs(3600);
 const MAX_AGE: u64 = 60;
+const API_VERSIONS: &[&str] = &["2022-11-28"];
 
 /// Where the key document comes from: fixed text (tests) or a file read per request (`make dev`,
 /// so a regenerated key is served at once).
@@ -66,6 +73,11 @@ struct Shared {
     document: Mutex<Document>,
     token: Option<String>,
     outage: Mutex<Option<Outage>>,
+    /// The status of a request past the limit: 403 (default) or 429.
+    limit_status: std::sync::atomic::AtomicU16,
+    max_age: std::sync::atomic::AtomicU64,
+    /// `304 Not Modified` answers.
+    not_modified: AtomicUsize,
     buckets: Mutex<Buckets>,
     /// Requests that got the key document.
     served: AtomicUsize,
@@ -90,6 +102,9 @@ impl GithubKeys {
             document: Mutex::new(document),
             token,
             outage: Mutex::new(None),
+            limit_status: std::sync::atomic::AtomicU16::new(403),
+            max_age: std::sync::atomic::AtomicU64::new(MAX_AGE),
+            not_modified: AtomicUsize::new(0),
             buckets: Mutex::new(Buckets::default()),
             served: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
@@ -119,6 +134,20 @@ impl GithubKeys {
     /// Every request that reached the stand-in, refused or not.
     pub fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// `304 Not Modified` answers.
+    pub fn not_modified(&self) -> usize {
+        self.shared.not_modified.load(Ordering::SeqCst)
+    }
+
+    /// Answer requests past the limit with `status` (403, GitHub's usual, or 429).
+    pub fn set_limit_status(&self, status: u16) {
+        self.shared.limit_status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn set_max_age(&self, secs: u64) {
+        self.shared.max_age.store(secs, Ordering::SeqCst);
     }
 
     pub fn set_outage(&self, outage: Option<Outage>) {
@@ -177,6 +206,31 @@ async fn answer(state: &Shared, peer: IpAddr, req: Request<Incoming>) -> Respons
             true
         }
     };
+    if let Some(version) = req.headers().get("x-github-api-version") {
+        if !API_VERSIONS.iter().any(|v| version.as_bytes() == v.as_bytes()) {
+            return json(
+                400,
+                "Unsupported API version",
+                "https://docs.github.com/rest/about-the-rest-api/api-versions",
+            );
+        }
+    }
+    let routed = req.method() == hyper::Method::GET && req.uri().path() == PATH;
+    let outage = *state.outage.lock().unwrap();
+    // The document and its etag, when this request would be served.
+    let document = (routed && outage.is_none()).then(|| {
+        let document = state.document.lock().unwrap().clone();
+        match document {
+            Document::Text(text) => Ok(text),
+            Document::File(path) => std::fs::read_to_string(path),
+        }
+    });
+    let etag = match &document {
+        Some(Ok(body)) => Some(format!("W/\"{:016x}\"", fnv1a(body.as_bytes()))),
+        _ => None,
+    };
+    let not_modified = etag.is_some()
+        && req.headers().get("if-none-match").and_then(|v| v.to_str().ok()).map(str::trim) == etag.as_deref();
     let (limit, bucket) = if authenticated { (AUTHENTICATED_LIMIT, None) } else { (ANONYMOUS_LIMIT, Some(peer)) };
     let now = now_secs();
     let (reset, used, allowed) = {
@@ -185,53 +239,48 @@ async fn answer(state: &Shared, peer: IpAddr, req: Request<Incoming>) -> Respons
         if now >= entry.0 + WINDOW.as_secs() {
             *entry = (now, 0);
         }
-        // Every request counts, whatever its answer; past the limit nothing is served.
+        // Every request counts, whatever its answer, but an authenticated 304; past the limit
+        // nothing is served.
         let allowed = entry.1 < limit;
-        if allowed {
+        if allowed && !(authenticated && not_modified) {
             entry.1 += 1;
         }
         (entry.0 + WINDOW.as_secs(), entry.1, allowed)
     };
     let remaining = limit.saturating_sub(used);
+    let max_age = state.max_age.load(Ordering::SeqCst);
+    let visibility = if authenticated { "private" } else { "public" };
+    let cache_control = format!("{visibility}, max-age={max_age}, s-maxage={max_age}");
     let mut reply = if !allowed {
         json(
-            403,
+            state.limit_status.load(Ordering::SeqCst),
             &format!(
                 "API rate limit exceeded for {peer}. (But here's the good news: Authenticated requests get a higher \
                  rate limit. Check out the documentation for more details.)"
             ),
             "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
         )
-    } else if req.method() != hyper::Method::GET || req.uri().path() != PATH {
+    } else if !routed {
         json(404, "Not Found", "https://docs.github.com/rest")
     } else {
-        let outage = *state.outage.lock().unwrap();
-        match outage {
-            Some(Outage::Hang) => std::future::pending().await,
-            Some(Outage::Status(status)) => json(status, "Server Error", "https://docs.github.com/rest"),
-            None => {
-                let document = state.document.lock().unwrap().clone();
-                let body = match document {
-                    Document::Text(text) => Ok(text),
-                    Document::File(path) => std::fs::read_to_string(path),
-                };
-                match body {
-                    Ok(body) => {
-                        state.served.fetch_add(1, Ordering::SeqCst);
-                        let etag = format!("W/\"{:016x}\"", fnv1a(body.as_bytes()));
-                        let mut reply = response(200, "application/json; charset=utf-8", body);
-                        let visibility = if authenticated { "private" } else { "public" };
-                        let headers = reply.headers_mut();
-                        headers.insert(
-                            "cache-control",
-                            format!("{visibility}, max-age={MAX_AGE}, s-maxage={MAX_AGE}").parse().unwrap(),
-                        );
-                        headers.insert("etag", etag.parse().unwrap());
-                        reply
-                    }
-                    Err(_) => json(500, "Server Error", "https://docs.github.com/rest"),
-                }
+        match (outage, document) {
+            (Some(Outage::Hang), _) => std::future::pending().await,
+            (Some(Outage::Status(status)), _) => json(status, "Server Error", "https://docs.github.com/rest"),
+            (None, Some(Ok(_))) if not_modified => {
+                state.not_modified.fetch_add(1, Ordering::SeqCst);
+                let mut reply = response(304, "application/json; charset=utf-8", String::new());
+                reply.headers_mut().insert("cache-control", cache_control.parse().unwrap());
+                reply.headers_mut().insert("etag", etag.unwrap_or_default().parse().unwrap());
+                reply
             }
+            (None, Some(Ok(body))) => {
+                state.served.fetch_add(1, Ordering::SeqCst);
+                let mut reply = response(200, "application/json; charset=utf-8", body);
+                reply.headers_mut().insert("cache-control", cache_control.parse().unwrap());
+                reply.headers_mut().insert("etag", etag.unwrap_or_default().parse().unwrap());
+                reply
+            }
+            _ => json(500, "Server Error", "https://docs.github.com/rest"),
         }
     };
     let headers = reply.headers_mut();

@@ -23,32 +23,53 @@ impl KeySetFormat for TestKeys {
     }
 }
 
-/// A scripted answer: a body and its max-age in seconds, or a fetch error.
-type Answer = Result<(String, Option<u64>), String>;
+/// A scripted answer of the endpoint.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// A set (JSON body), its max-age in seconds, its ETag.
+    Set(&'static str, Option<u64>, Option<&'static str>),
+    /// 304, with a max-age.
+    NotModified(Option<u64>),
+    /// A failure, with the wait the endpoint asked for, in seconds.
+    Fail(Option<u64>),
+}
 
-/// Answers from a script (the last answer repeats), counting fetches, each taking `delay`.
+/// Answers from a script (the last answer repeats), counting fetches and recording the ETag each
+/// sent, each fetch taking `delay`.
 #[derive(Default)]
 struct Script {
     answers: Mutex<VecDeque<Answer>>,
     calls: AtomicUsize,
+    etags: Mutex<Vec<Option<String>>>,
     delay: Duration,
 }
 
 impl Script {
-    fn then(self, answer: Result<(&str, Option<u64>), &str>) -> Self {
-        self.answers.lock().unwrap().push_back(answer.map(|(b, m)| (b.to_owned(), m)).map_err(str::to_owned));
+    fn then(self, answer: Answer) -> Self {
+        self.answers.lock().unwrap().push_back(answer);
         self
     }
 }
 
 impl KeySource for Arc<Script> {
-    async fn fetch(&self) -> Result<Fetched, String> {
+    async fn fetch(&self, etag: Option<&str>) -> Result<Fetched, FetchError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        self.etags.lock().unwrap().push(etag.map(str::to_owned));
         tokio::time::sleep(self.delay).await;
-        let mut answers = self.answers.lock().unwrap();
-        let answer = if answers.len() > 1 { answers.pop_front() } else { answers.front().cloned() };
-        let (body, max_age) = answer.expect("a scripted answer")?;
-        Ok(Fetched { body: body.into_bytes(), max_age: max_age.map(Duration::from_secs) })
+        let answer = {
+            let mut answers = self.answers.lock().unwrap();
+            if answers.len() > 1 { answers.pop_front() } else { answers.front().copied() }
+        };
+        let secs = |s: Option<u64>| s.map(Duration::from_secs);
+        match answer.expect("a scripted answer") {
+            Answer::Set(body, max_age, etag) => Ok(Fetched::Set {
+                body: body.as_bytes().to_vec(),
+                max_age: secs(max_age),
+                etag: etag.map(str::to_owned),
+            }),
+            Answer::NotModified(max_age) => Ok(Fetched::NotModified { max_age: secs(max_age) }),
+            Answer::Fail(wait) => Err(FetchError { message: "HTTP 500".into(), retry_after: secs(wait) }),
+        }
     }
 }
 
@@ -57,9 +78,9 @@ fn cache(script: Script) -> (KeySetCache<TestKeys, Arc<Script>>, Arc<Script>) {
     (KeySetCache::with_source(script.clone()), script)
 }
 
-const A: Result<(&str, Option<u64>), &str> = Ok((r#"{"a": "key-a"}"#, Some(600)));
-const AB: Result<(&str, Option<u64>), &str> = Ok((r#"{"a": "key-a2", "b": "key-b"}"#, Some(600)));
-const DOWN: Result<(&str, Option<u64>), &str> = Err("HTTP 500");
+const A: Answer = Answer::Set(r#"{"a": "key-a"}"#, Some(600), None);
+const AB: Answer = Answer::Set(r#"{"a": "key-a2", "b": "key-b"}"#, Some(600), None);
+const DOWN: Answer = Answer::Fail(None);
 
 fn is_unavailable(r: &Result<String, Error>) -> bool {
     matches!(r, Err(Error::Unavailable(_)))
@@ -89,9 +110,9 @@ async fn a_fresh_set_answers_known_ids_without_fetching_until_its_max_age() {
 async fn max_age_defaults_to_five_minutes_and_is_capped_at_a_day() {
     let (keys, script) = cache(
         Script::default()
-            .then(Ok((r#"{"a": "1"}"#, None)))
-            .then(Ok((r#"{"a": "2"}"#, Some(10_000_000))))
-            .then(Ok((r#"{"a": "3"}"#, None))),
+            .then(Answer::Set(r#"{"a": "1"}"#, None, None))
+            .then(Answer::Set(r#"{"a": "2"}"#, Some(10_000_000), None))
+            .then(Answer::Set(r#"{"a": "3"}"#, None, None)),
     );
     keys.key("a").await.unwrap();
     wait(299).await;
@@ -164,6 +185,10 @@ async fn stale_keys_are_used_for_a_day_past_expiry_and_never_after() {
     let (keys, script) = cache(Script::default().then(A).then(DOWN));
     keys.key("a").await.unwrap();
     wait(600).await;
+    assert_eq!(keys.key("a").await.unwrap(), "key-a", "expired, the refresh failed: the last good key");
+    assert_eq!(keys.key("a").await.unwrap(), "key-a", "within the back-off: the last good key, no fetch");
+    assert_eq!(script.calls.load(Ordering::SeqCst), 2);
+    wait(1).await;
     // From here every refresh fails; the back-off is at most a minute.
     let mut elapsed = 0;
     while elapsed < 24 * 3600 - 60 {
@@ -213,7 +238,12 @@ async fn concurrent_requests_share_one_fetch() {
 
 #[tokio::test(start_paused = true)]
 async fn an_empty_or_unparsable_set_is_a_failure() {
-    let (keys, script) = cache(Script::default().then(Ok(("{}", Some(600)))).then(Ok(("not json", Some(600)))).then(A));
+    let (keys, script) = cache(
+        Script::default()
+            .then(Answer::Set("{}", Some(600), None))
+            .then(Answer::Set("not json", Some(600), None))
+            .then(A),
+    );
     assert!(is_unavailable(&keys.key("a").await));
     wait(1).await;
     assert!(is_unavailable(&keys.key("a").await));
@@ -288,9 +318,10 @@ async fn the_http_source_names_itself_sends_the_formats_headers_and_reads_the_cr
     let token = Arc::new(CountingToken(AtomicUsize::new(0)));
     source.credential = Some(token.clone());
     for _ in 0..2 {
-        let fetched = source.fetch().await.unwrap();
-        assert_eq!(fetched.body, br#"{"a": "k"}"#);
-        assert_eq!(fetched.max_age, Some(Duration::from_secs(60)));
+        let Fetched::Set { body, max_age, etag } = source.fetch(None).await.unwrap() else { panic!("a set") };
+        assert_eq!(body, br#"{"a": "k"}"#);
+        assert_eq!(max_age, Some(Duration::from_secs(60)));
+        assert_eq!(etag, None);
     }
     assert_eq!(token.0.load(Ordering::SeqCst), 1, "read on first use, then kept");
     let heads = heads.lock().unwrap();
@@ -305,13 +336,100 @@ async fn the_http_source_names_itself_sends_the_formats_headers_and_reads_the_cr
 
 #[tokio::test]
 async fn the_http_source_sends_no_authorization_without_a_credential_and_reports_refusals() {
-    let refused =
-        http_answer("403 Forbidden", "x-ratelimit-remaining: 0\r\n", r#"{"message": "API rate limit exceeded"}"#);
-    let failed = http_answer("502 Bad Gateway", "x-ratelimit-remaining: 12\r\n", "");
-    let (url, heads) = one_shot_server(vec![refused, failed]).await;
+    let reset = crate::clock::now_secs() + 1800;
+    let refused = http_answer(
+        "403 Forbidden",
+        &format!("x-ratelimit-remaining: 0\r\nx-ratelimit-reset: {reset}\r\n"),
+        r#"{"message": "API rate limit exceeded"}"#,
+    );
+    let secondary = http_answer("429 Too Many Requests", "retry-after: 120\r\n", "");
+    let failed = http_answer("502 Bad Gateway", "x-ratelimit-remaining: 12\r\nx-ratelimit-reset: 99999999999\r\n", "");
+    let current = http_answer("304 Not Modified", "cache-control: public, max-age=60\r\netag: W/\"v1\"\r\n", "");
+    let changed = http_answer("200 OK", "etag: W/\"v2\"\r\n", r#"{"a": "k"}"#);
+    let (url, heads) = one_shot_server(vec![refused, secondary, failed, current, changed]).await;
     let source = HttpSource::new(url, Duration::from_secs(2), &[]).unwrap();
-    let err = source.fetch().await.err().unwrap();
-    assert_eq!(err, "HTTP 403 Forbidden (rate limit exhausted)");
-    assert_eq!(source.fetch().await.err().unwrap(), "HTTP 502 Bad Gateway");
-    assert!(!heads.lock().unwrap()[0].contains("authorization"));
+    let err = source.fetch(None).await.err().unwrap();
+    assert_eq!(err.message, "HTTP 403 Forbidden (rate limit exhausted)");
+    let wait = err.retry_after.unwrap().as_secs();
+    assert!((1795..=1800).contains(&wait), "until x-ratelimit-reset: {wait}");
+    let err = source.fetch(None).await.err().unwrap();
+    assert_eq!((err.message.as_str(), err.retry_after), ("HTTP 429 Too Many Requests", Some(Duration::from_secs(120))));
+    let err = source.fetch(None).await.err().unwrap();
+    assert_eq!((err.message.as_str(), err.retry_after), ("HTTP 502 Bad Gateway", None), "requests remain: no wait");
+    let Fetched::NotModified { max_age } = source.fetch(Some("W/\"v1\"")).await.unwrap() else { panic!("304") };
+    assert_eq!(max_age, Some(Duration::from_secs(60)));
+    let Fetched::Set { etag, .. } = source.fetch(Some("W/\"v1\"")).await.unwrap() else { panic!("200") };
+    assert_eq!(etag.as_deref(), Some("W/\"v2\""));
+    let heads = heads.lock().unwrap();
+    assert!(!heads[0].contains("authorization"));
+    assert!(!heads[0].contains("if-none-match"));
+    assert!(heads[3].contains("if-none-match: w/\"v1\"\r\n"), "{}", heads[3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_back_off_starts_when_a_hanging_fetch_gives_up() {
+    // Each fetch hangs 3 s (the fetch timeout) before failing.
+    let (keys, script) = cache(Script { delay: Duration::from_secs(3), ..Script::default() }.then(DOWN));
+    assert!(is_unavailable(&keys.key("a").await));
+    // 1 s of back-off from the end of the 3 s fetch, not from its start.
+    tokio::time::advance(Duration::from_millis(999)).await;
+    assert!(is_unavailable(&keys.key("a").await));
+    assert_eq!(script.calls.load(Ordering::SeqCst), 1, "no fetch within the back-off");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert!(is_unavailable(&keys.key("a").await));
+    assert_eq!(script.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_endpoint_that_says_when_to_come_back_is_not_asked_before() {
+    // Rate-limited with 10 minutes to the reset: no fetch before then, and the last good keys
+    // keep answering meanwhile.
+    let (keys, script) = cache(Script::default().then(A).then(Answer::Fail(Some(600))).then(AB));
+    keys.key("a").await.unwrap();
+    wait(600).await;
+    assert_eq!(keys.key("a").await.unwrap(), "key-a", "stale but usable");
+    wait(599).await;
+    assert_eq!(keys.key("a").await.unwrap(), "key-a");
+    assert!(is_unavailable(&keys.key("b").await), "unknown ids wait for the reset too");
+    assert_eq!(script.calls.load(Ordering::SeqCst), 2);
+    wait(1).await;
+    assert_eq!(keys.key("b").await.unwrap(), "key-b");
+    assert_eq!(script.calls.load(Ordering::SeqCst), 3);
+    // An absurd wait is capped at an hour.
+    let (keys, script) = cache(Script::default().then(Answer::Fail(Some(1_000_000))).then(A));
+    assert!(is_unavailable(&keys.key("a").await));
+    wait(3599).await;
+    assert!(is_unavailable(&keys.key("a").await));
+    wait(1).await;
+    assert_eq!(keys.key("a").await.unwrap(), "key-a");
+    assert_eq!(script.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_set_is_revalidated_with_its_etag_and_a_304_keeps_it() {
+    let (keys, script) = cache(
+        Script::default()
+            .then(Answer::Set(r#"{"a": "key-a"}"#, Some(60), Some("W/\"v1\"")))
+            .then(Answer::NotModified(Some(60)))
+            .then(Answer::Set(r#"{"b": "key-b"}"#, Some(60), Some("W/\"v2\""))),
+    );
+    assert_eq!(keys.key("a").await.unwrap(), "key-a");
+    wait(60).await;
+    assert_eq!(keys.key("a").await.unwrap(), "key-a", "304: the same keys");
+    wait(59).await;
+    assert_eq!(keys.key("a").await.unwrap(), "key-a", "fresh for the 304's max-age");
+    assert_eq!(script.calls.load(Ordering::SeqCst), 2);
+    wait(1).await;
+    assert!(is_unknown(&keys.key("a").await), "a changed set replaces the old one");
+    wait(60).await;
+    assert_eq!(keys.key("b").await.unwrap(), "key-b");
+    let etags = script.etags.lock().unwrap().clone();
+    assert_eq!(etags[..3], [None, Some("W/\"v1\"".into()), Some("W/\"v1\"".into())]);
+    assert_eq!(etags[3], Some("W/\"v2\"".into()), "the new set's own ETag");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_304_without_a_set_is_a_failure() {
+    let (keys, _) = cache(Script::default().then(Answer::NotModified(Some(60))));
+    assert!(is_unavailable(&keys.key("a").await));
 }
