@@ -834,3 +834,43 @@ async fn an_events_id_and_created_at_are_the_same_instant() {
         assert_eq!(&id[.."evt_".len() + 8], &overten::audit::new_event_id(1_900_000_000_000)[..12], "{id}");
     }
 }
+
+#[tokio::test]
+async fn keys_rolled_before_the_grace_count_existed_never_take_it_below_zero() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = Stack::new().await;
+    let org = stack.org().await;
+    // Two rolls, then the org as it was before the grace count: released keys without
+    // `grace_counted`, and no `grace_keys`.
+    let (_, first) = stack.roll(&org, &org.first_id, json!({"grace_period_seconds": 60})).await;
+    let second_id = first["id"].as_str().unwrap().to_owned();
+    let (_, second) = stack.roll(&org, &second_id, json!({"grace_period_seconds": 60})).await;
+    let client = stack.store.client();
+    let orgs = &stack.store.tables().orgs;
+    for key_id in [&org.first_id, &second_id] {
+        let update = client
+            .update_item()
+            .table_name(orgs)
+            .key("org_id", AttributeValue::S(org.id.clone()))
+            .key("sk", AttributeValue::S(format!("KEY#{key_id}")))
+            .update_expression("REMOVE grace_counted");
+        update.send().await.unwrap();
+    }
+    let meta = client
+        .update_item()
+        .table_name(orgs)
+        .key("org_id", AttributeValue::S(org.id.clone()))
+        .key("sk", AttributeValue::S("META".into()))
+        .update_expression("REMOVE grace_keys");
+    meta.send().await.unwrap();
+    // Revoked in its grace period, and moved out when its grace ends: the count stays at 0.
+    let (status, _) =
+        stack.call("DELETE", &format!("/orgs/{}/api-keys/{}", org.id, org.first_id), &org.token, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(counts(&stack, &org).await, (1, 0));
+    stack.clock.set(stack.now() + 60);
+    let (status, body) = stack.roll(&org, second["id"].as_str().unwrap(), json!({"grace_period_seconds": 60})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(stack.listing(&org, false).await.len(), 2, "the ended legacy key was moved out");
+    assert_eq!(counts(&stack, &org).await, (1, 1), "only the new roll counts");
+}

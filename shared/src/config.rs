@@ -107,8 +107,10 @@ impl DynamoTimeouts {
     }
 }
 
-/// An optional Secrets Manager secret ARN (`arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`):
-/// a full ARN, so the function's IAM grant can name exactly that secret.
+/// An optional Secrets Manager secret ARN (`arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 characters>`):
+/// the full ARN, with the six random characters Secrets Manager appends to the name, so the
+/// function's IAM grant (on this ARN) matches the secret: `GetSecretValue` accepts a partial ARN,
+/// IAM would refuse it ("[ARN] … must include the 6 random characters", AWS's troubleshooting page).
 fn secret_arn(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<String>, ConfigError> {
     let Some(arn) = optional(get, name) else { return Ok(None) };
     let parts: Vec<&str> = arn.splitn(7, ':').collect();
@@ -120,12 +122,14 @@ fn secret_arn(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Resu
         && parts[4].len() == 12
         && parts[4].bytes().all(|b| b.is_ascii_digit())
         && parts[5] == "secret"
-        && !parts[6].is_empty()
+        && parts[6].rsplit_once('-').is_some_and(|(name, suffix)| {
+            !name.is_empty() && suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
         && arn.len() <= 2048;
     if !valid {
         return Err(ConfigError::Invalid(
             name,
-            "a Secrets Manager secret ARN: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME".into(),
+            "a Secrets Manager secret's full ARN: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX".into(),
         ));
     }
     Ok(Some(arn))
@@ -339,7 +343,11 @@ mod tests {
             "arn::secretsmanager:eu-west-1:123456789012:secret:x",
             "arn:aws:secretsmanager:eu-west-1:123456789012:secrets:x",
             "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
-            "aws:aws:secretsmanager:eu-west-1:123456789012:secret:x",
+            "aws:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:overten/github-token",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:-AbCdEf",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:token-AbCdE",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:token-AbCd_f",
         ] {
             let err = GithubKeysConfig::from_lookup(lookup(&[("GITHUB_TOKEN_SECRET_ARN", bad)])).unwrap_err();
             assert!(matches!(err, ConfigError::Invalid("GITHUB_TOKEN_SECRET_ARN", _)), "{bad}");

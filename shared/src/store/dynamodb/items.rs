@@ -22,6 +22,10 @@ pub(super) const EVENT: &str = "EVENT#";
 /// during its grace period).
 pub(super) const RELEASED: &str = "released";
 
+/// On a released item: it is one of `META.grace_keys` (every key released since the grace count
+/// exists; keys released before it have `released` alone, and their end leaves the count alone).
+pub(super) const GRACE_COUNTED: &str = "grace_counted";
+
 pub(super) fn member_sk(uid: &str) -> String {
     format!("MEMBER#{uid}")
 }
@@ -122,4 +126,9 @@ pub(super) fn key_summary(item: &Item, last_used_at: Option<i64>, now: i64) -> R
 /// Whether an active-run item still counts toward `active_keys`.
 pub(super) fn counts(item: &Item) -> bool {
     !item.contains_key(RELEASED)
+}
+
+/// Whether the item is one of the org's `grace_keys`.
+pub(super) fn grace_counted(item: &Item) -> bool {
+    item.contains_key(RELEASED) && item.contains_key(GRACE_COUNTED)
 }

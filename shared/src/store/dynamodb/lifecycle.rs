@@ -16,7 +16,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValuesOnConditionChe
 
 use super::DynamoStore;
 use super::items::{
-    ACTIVE, Item, META, RELEASED, REVOKED, counts, get_n, get_s, key_sk, key_summary, n, put, revoked_sk, s,
+    ACTIVE, GRACE_COUNTED, Item, META, RELEASED, REVOKED, counts, get_n, get_s, grace_counted, key_sk, key_summary, n,
+    put, revoked_sk, s,
 };
 use super::retry::{build_error, describe, failed};
 use crate::audit::{Audit, Change, RevokedReason};
@@ -109,7 +110,7 @@ impl DynamoStore {
                 let key_id = get_s(item, "key_id")?;
                 let expires_at = get_n(item, "expires_at").unwrap_or(now);
                 counted += i64::from(counts(item));
-                released += i64::from(!counts(item));
+                released += i64::from(grace_counted(item));
                 // Unchanged since the read: still there, same end, same counting.
                 let condition = if counts(item) {
                     "attribute_exists(sk) AND expires_at = :exp AND #name = :name AND attribute_not_exists(released)"
@@ -128,6 +129,7 @@ impl DynamoStore {
                 let mut ended = item.clone();
                 ended.insert("sk".to_owned(), AttributeValue::S(revoked_sk(&key_id)));
                 ended.remove(RELEASED);
+                ended.remove(GRACE_COUNTED);
                 ops.push(TransactWriteItem::builder().delete(remove).build());
                 ops.push(put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?);
             }
@@ -231,6 +233,7 @@ impl DynamoStore {
             let mut ended = item.clone();
             ended.insert("sk".to_owned(), AttributeValue::S(revoked_sk(key_id)));
             ended.remove(RELEASED);
+            ended.remove(GRACE_COUNTED);
             ended.insert("revoked_at".to_owned(), s(&now));
             ended.insert("revoked_reason".to_owned(), s(reason.as_str()));
             // The org condition is what stops a revoke through another org.
@@ -264,12 +267,12 @@ impl DynamoStore {
                 self.event_put(org_id, Some(key_id), change, audit)?,
             ]);
             // A counted key leaves the active count; a released one (in its grace period) the
-            // grace count.
-            items.push(if counts(&item) {
-                self.count_change(org_id, -1, 0)?
-            } else {
-                self.count_change(org_id, 0, -1)?
-            });
+            // grace count, if it is in it (not one released before the count existed).
+            if counts(&item) {
+                items.push(self.count_change(org_id, -1, 0)?);
+            } else if grace_counted(&item) {
+                items.push(self.count_change(org_id, 0, -1)?);
+            }
             let Err(reasons) = self.transact(items).await? else { return Ok(true) };
             if first == 1 && failed(&reasons, 0) {
                 return Err(Error::OrgNotFound);
@@ -384,7 +387,9 @@ impl DynamoStore {
                 let schedule = Update::builder()
                     .table_name(&self.tables.orgs)
                     .set_key(Some(self.org_key(org_id, key_sk(key_id))))
-                    .update_expression("SET rolled_to = :to, released = :true, expires_at = :end")
+                    .update_expression(
+                        "SET rolled_to = :to, released = :true, grace_counted = :true, expires_at = :end",
+                    )
                     .condition_expression(rollable)
                     .expression_attribute_values(":to", s(&new.key_id))
                     .expression_attribute_values(":true", AttributeValue::Bool(true))
