@@ -16,11 +16,17 @@ pub const API_GATEWAY_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 /// for secret-scanning signatures); `config.rs` sets both, and a test keeps them equal to this.
 pub const KEY_SET_FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The whole read of GitHub's token from Secrets Manager, on the first key fetch of an instance
+/// that has one (`functions/secret-scanning/src/github_token.rs` sets its SDK timeouts from it).
+pub const CREDENTIAL_READ_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// What bounds one request of a function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// Verifies a Firebase token or a GitHub signature, which may fetch a key set first.
     pub key_set_fetch: bool,
+    /// Reads a credential for that fetch first (GitHub's token), once per instance.
+    pub credential_read: bool,
     /// The DynamoDB timeouts of the function, if it calls DynamoDB.
     pub dynamo: Option<DynamoTimeouts>,
     /// Writes `last_used_at` after the read (the hot path), within `service::TOUCH_BUDGET`.
@@ -31,9 +37,10 @@ impl Budget {
     /// The longest a request with one stuck call takes before the function answers by itself.
     pub fn total(&self) -> Duration {
         let fetch = if self.key_set_fetch { KEY_SET_FETCH_TIMEOUT } else { Duration::ZERO };
+        let credential = if self.credential_read { CREDENTIAL_READ_TIMEOUT } else { Duration::ZERO };
         let dynamo = self.dynamo.map(|t| dynamo_call(&t)).unwrap_or_default();
         let touch = if self.touch { crate::service::TOUCH_BUDGET } else { Duration::ZERO };
-        fetch + dynamo + touch
+        fetch + credential + dynamo + touch
     }
 }
 
@@ -45,14 +52,18 @@ pub fn dynamo_call(timeouts: &DynamoTimeouts) -> Duration {
 
 /// The budget of each function, by its binary's name (`functions/<name>`).
 pub fn of_function(binary: &str) -> Option<Budget> {
-    let hot_path = Budget { key_set_fetch: false, dynamo: Some(DynamoTimeouts::HOT_PATH), touch: true };
-    let management = Budget { key_set_fetch: true, dynamo: Some(DynamoTimeouts::MANAGEMENT), touch: false };
+    let hot_path =
+        Budget { key_set_fetch: false, credential_read: false, dynamo: Some(DynamoTimeouts::HOT_PATH), touch: true };
+    let management =
+        Budget { key_set_fetch: true, credential_read: false, dynamo: Some(DynamoTimeouts::MANAGEMENT), touch: false };
     match binary {
         "authorizer" | "verify" => Some(hot_path),
         // Signup and the key routes check a Firebase token; secret scanning checks GitHub's
         // signature. Each with the management timeouts.
-        "signup" | "keys" | "secret-scanning" => Some(management),
-        "whoami" => Some(Budget { key_set_fetch: false, dynamo: None, touch: false }),
+        "signup" | "keys" => Some(management),
+        // The first fetch of an instance with GithubTokenSecretArn reads the token first.
+        "secret-scanning" => Some(Budget { credential_read: true, ..management }),
+        "whoami" => Some(Budget { key_set_fetch: false, credential_read: false, dynamo: None, touch: false }),
         _ => None,
     }
 }
@@ -65,6 +76,7 @@ mod tests {
     fn budgets_add_up() {
         assert_eq!(of_function("authorizer").unwrap().total(), Duration::from_millis(2550));
         assert_eq!(of_function("keys").unwrap().total(), Duration::from_secs(10));
+        assert_eq!(of_function("secret-scanning").unwrap().total(), Duration::from_millis(11_500));
         assert_eq!(of_function("whoami").unwrap().total(), Duration::ZERO);
         assert_eq!(of_function("nope"), None);
     }

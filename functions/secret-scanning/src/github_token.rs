@@ -21,12 +21,13 @@ pub struct SecretsManagerToken {
 
 impl SecretsManagerToken {
     /// The client is built here, at cold start (no network); the secret is read on first use.
-    /// Its timeouts fit inside the key fetch's budget: one attempt of at most 1 s, 1.5 s in all.
+    /// Its timeouts: an attempt of at most 1 s, `CREDENTIAL_READ_TIMEOUT` (1.5 s) in all, which the
+    /// function's budget counts (`overten::budget`).
     pub async fn new(secret_arn: String) -> Self {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(Duration::from_millis(500))
             .operation_attempt_timeout(Duration::from_millis(1000))
-            .operation_timeout(Duration::from_millis(1500))
+            .operation_timeout(overten::budget::CREDENTIAL_READ_TIMEOUT)
             .build();
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(timeouts)
