@@ -346,7 +346,10 @@ async fn the_http_source_sends_no_authorization_without_a_credential_and_reports
     let failed = http_answer("502 Bad Gateway", "x-ratelimit-remaining: 12\r\nx-ratelimit-reset: 99999999999\r\n", "");
     let current = http_answer("304 Not Modified", "cache-control: public, max-age=60\r\netag: W/\"v1\"\r\n", "");
     let changed = http_answer("200 OK", "etag: W/\"v2\"\r\n", r#"{"a": "k"}"#);
-    let (url, heads) = one_shot_server(vec![refused, secondary, failed, current, changed]).await;
+    // An etag too long to send back (or empty) is not kept.
+    let long = http_answer("200 OK", &format!("etag: \"{}\"\r\n", "e".repeat(300)), r#"{"a": "k"}"#);
+    let empty = http_answer("200 OK", "etag: \r\n", r#"{"a": "k"}"#);
+    let (url, heads) = one_shot_server(vec![refused, secondary, failed, current, changed, long, empty]).await;
     let source = HttpSource::new(url, Duration::from_secs(2), &[]).unwrap();
     let err = source.fetch(None).await.err().unwrap();
     assert_eq!(err.message, "HTTP 403 Forbidden (rate limit exhausted)");
@@ -360,6 +363,10 @@ async fn the_http_source_sends_no_authorization_without_a_credential_and_reports
     assert_eq!(max_age, Some(Duration::from_secs(60)));
     let Fetched::Set { etag, .. } = source.fetch(Some("W/\"v1\"")).await.unwrap() else { panic!("200") };
     assert_eq!(etag.as_deref(), Some("W/\"v2\""));
+    for _ in 0..2 {
+        let Fetched::Set { etag, .. } = source.fetch(None).await.unwrap() else { panic!("200") };
+        assert_eq!(etag, None);
+    }
     let heads = heads.lock().unwrap();
     assert!(!heads[0].contains("authorization"));
     assert!(!heads[0].contains("if-none-match"));
@@ -432,4 +439,16 @@ async fn an_expired_set_is_revalidated_with_its_etag_and_a_304_keeps_it() {
 async fn a_304_without_a_set_is_a_failure() {
     let (keys, _) = cache(Script::default().then(Answer::NotModified(Some(60))));
     assert!(is_unavailable(&keys.key("a").await));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_good_set_ends_exactly_a_day_past_its_expiry() {
+    let (keys, _) = cache(Script::default().then(A).then(DOWN));
+    keys.key("a").await.unwrap();
+    // Expired at 600 s; refreshes fail from then on. One millisecond before the day is up the key
+    // still answers (each failed fetch serves it), at the instant itself it does not.
+    tokio::time::advance(Duration::from_secs(600) + MAX_STALENESS - Duration::from_millis(1)).await;
+    assert_eq!(keys.key("a").await.unwrap(), "key-a");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert!(is_unavailable(&keys.key("a").await), "backing off, and the set is past its end");
 }
