@@ -206,14 +206,9 @@ async fn answer(state: &Shared, peer: IpAddr, req: Request<Incoming>) -> Respons
             true
         }
     };
-    if let Some(version) = req.headers().get("x-github-api-version") {
-        if !API_VERSIONS.iter().any(|v| version.as_bytes() == v.as_bytes()) {
-            return json(
-                400,
-                "Unsupported API version",
-                "https://docs.github.com/rest/about-the-rest-api/api-versions",
-            );
-        }
+    let version = req.headers().get("x-github-api-version");
+    if version.is_some_and(|version| !API_VERSIONS.iter().any(|v| version.as_bytes() == v.as_bytes())) {
+        return json(400, "Unsupported API version", "https://docs.github.com/rest/about-the-rest-api/api-versions");
     }
     let routed = req.method() == hyper::Method::GET && req.uri().path() == PATH;
     let outage = *state.outage.lock().unwrap();
