@@ -216,3 +216,92 @@ async fn an_unreachable_dynamodb_is_unavailable_not_internal() {
     assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
     assert_eq!(err.status(), 503);
 }
+
+/// Every failure a transaction can map, with an item that changes nothing put in the middle of
+/// every transaction: the mapping is by step, so moving the items changes no answer.
+#[tokio::test]
+async fn every_cancellation_maps_to_its_cause_with_an_extra_item_in_the_middle() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use overten::audit::{Actor, Audit, Change, RevokedReason};
+    let store = fresh_store().await.with_padded_transactions();
+    let owner = format!("uid-{}", overten::api_key::random_base62(8));
+    let stranger = user("uid-stranger");
+    let now = now_secs();
+
+    // Signup: the org cap.
+    let mut orgs = Vec::new();
+    for _ in 0..10 {
+        let org = new_org(&owner, true);
+        store.create_org_with_key(&org, &new_key("first").1, &user(&owner)).await.unwrap();
+        orgs.push(org);
+    }
+    let over = store.create_org_with_key(&new_org(&owner, true), &new_key("k").1, &user(&owner)).await;
+    assert!(matches!(over, Err(Error::OrgLimitReached(10))), "{over:?}");
+
+    // Enabling API access: not a member, then twice.
+    let dashboard = new_org(&owner, false);
+    store.create_org(&dashboard).await.unwrap();
+    let secret = new_webhook_secret();
+    let as_stranger = store.enable_api(&dashboard.org_id, &secret, &new_key("k").1, &stranger).await;
+    assert!(matches!(as_stranger, Err(Error::OrgNotFound)), "{as_stranger:?}");
+    let other_dashboard = new_org(&owner, false);
+    store.create_org(&other_dashboard).await.unwrap();
+    let not_enabled = store.create_key(&other_dashboard.org_id, &new_key("k").1, &user(&owner)).await;
+    assert!(matches!(not_enabled, Err(Error::ApiNotEnabled)), "{not_enabled:?}");
+    store.enable_api(&dashboard.org_id, &secret, &new_key("k").1, &user(&owner)).await.unwrap();
+    let again = store.enable_api(&dashboard.org_id, &secret, &new_key("k").1, &user(&owner)).await;
+    assert!(matches!(again, Err(Error::ApiAlreadyEnabled)), "{again:?}");
+
+    // Creating keys: not a member, then the limit.
+    let org = &orgs[0];
+    let as_stranger = store.create_key(&org.org_id, &new_key("k").1, &stranger).await;
+    assert!(matches!(as_stranger, Err(Error::OrgNotFound)), "{as_stranger:?}");
+    let mut ids = Vec::new();
+    for i in 1..100 {
+        let (_, key) = new_key(&format!("k{i}"));
+        store.create_key(&org.org_id, &key, &user(&owner)).await.unwrap();
+        ids.push(key.key_id);
+    }
+    let full = store.create_key(&org.org_id, &new_key("k").1, &user(&owner)).await;
+    assert!(matches!(full, Err(Error::KeyLimitReached(100))), "{full:?}");
+
+    // Revoking, rolling, renaming: not a member.
+    let revoke = Change::KeyRevoked { reason: RevokedReason::Revoked };
+    let as_stranger = store.revoke_key(&org.org_id, &ids[0], &revoke, &stranger).await;
+    assert!(matches!(as_stranger, Err(Error::OrgNotFound)), "{as_stranger:?}");
+    let as_stranger = store.roll_key(&org.org_id, &ids[0], &new_key("r").1, true, 60, &stranger).await;
+    assert!(matches!(as_stranger, Err(Error::OrgNotFound)), "{as_stranger:?}");
+    let as_stranger = store.rename_key(&org.org_id, &ids[0], "renamed", &stranger).await;
+    assert!(matches!(as_stranger, Err(Error::OrgNotFound)), "{as_stranger:?}");
+
+    // A key whose ApiKeys item names another org: the key record's condition refuses the change.
+    let (moved, moved_key) = new_key("moved");
+    store.create_key(&orgs[1].org_id, &moved_key, &user(&owner)).await.unwrap();
+    let elsewhere = store
+        .client()
+        .update_item()
+        .table_name(&store.tables().api_keys)
+        .key("key_hash", AttributeValue::S(moved.hash().as_str().to_owned()))
+        .update_expression("SET org_id = :other")
+        .expression_attribute_values(":other", AttributeValue::S(orgs[2].org_id.clone()));
+    elsewhere.send().await.unwrap();
+    let revoked = store.revoke_key(&orgs[1].org_id, &moved_key.key_id, &revoke, &user(&owner)).await;
+    assert!(matches!(revoked, Err(Error::KeyNotFound)), "{revoked:?}");
+    let renamed = store.rename_key(&orgs[1].org_id, &moved_key.key_id, "renamed", &user(&owner)).await;
+    assert!(matches!(renamed, Err(Error::KeyNotFound)), "{renamed:?}");
+
+    // Rolling: twice, then the grace limit.
+    let mut current = ids[1].clone();
+    for _ in 0..100 {
+        let (_, next) = new_key("rolled");
+        let at = Audit::new(Actor::user(&owner), "req", now);
+        store.roll_key(&org.org_id, &current, &next, true, 3600, &at).await.unwrap();
+        let twice = store.roll_key(&org.org_id, &current, &new_key("again").1, true, 3600, &at).await;
+        assert!(matches!(twice, Err(Error::KeyAlreadyRolled)), "{twice:?}");
+        current = next.key_id;
+    }
+    let graced = store.roll_key(&org.org_id, &current, &new_key("r").1, true, 3600, &user(&owner)).await;
+    assert!(matches!(graced, Err(Error::GraceLimitReached(100))), "{graced:?}");
+    // And a roll with grace 0 is not limited by it.
+    store.roll_key(&org.org_id, &current, &new_key("r").1, true, 0, &user(&owner)).await.unwrap();
+}

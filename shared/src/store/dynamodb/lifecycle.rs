@@ -19,7 +19,8 @@ use super::items::{
     ACTIVE, GRACE_COUNTED, Item, META, RELEASED, REVOKED, counts, get_n, get_s, grace_counted, key_sk, key_summary, n,
     put, revoked_sk, s,
 };
-use super::retry::{build_error, describe, failed};
+use super::retry::build_error;
+use super::transaction::{Step, Transaction};
 use crate::audit::{Audit, Change, RevokedReason};
 use crate::clock::rfc3339;
 use crate::error::Error;
@@ -104,7 +105,7 @@ impl DynamoStore {
         }
         let mut moved = 0;
         for chunk in expired.chunks(RETIRE_CHUNK) {
-            let mut ops = Vec::with_capacity(chunk.len() * 2 + 1);
+            let mut tx = Transaction::new();
             let (mut counted, mut released) = (0, 0);
             for item in chunk {
                 let key_id = get_s(item, "key_id")?;
@@ -130,16 +131,18 @@ impl DynamoStore {
                 ended.insert("sk".to_owned(), AttributeValue::S(revoked_sk(&key_id)));
                 ended.remove(RELEASED);
                 ended.remove(GRACE_COUNTED);
-                ops.push(TransactWriteItem::builder().delete(remove).build());
-                ops.push(put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?);
+                tx.push(Step::OrgKey, TransactWriteItem::builder().delete(remove).build());
+                tx.push(Step::EndedCopy, put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?);
             }
             // Released keys (rolled) were off the active count already: they come off the grace
             // count instead.
-            ops.push(self.count_change(org_id, -counted, -released)?);
-            match self.transact(ops).await? {
+            tx.push(Step::OrgMeta, self.count_change(org_id, -counted, -released)?);
+            match self.transact(tx).await? {
                 Ok(()) => moved += chunk.len(),
                 // A concurrent revoke or retirement got there first; the next one finishes.
-                Err(reasons) => tracing::info!(org_id, reasons = %describe(&reasons), "expired keys changed meanwhile"),
+                Err(cancelled) => {
+                    tracing::info!(org_id, reasons = %cancelled.describe(), "expired keys changed meanwhile")
+                }
             }
         }
         Ok(moved)
@@ -255,33 +258,31 @@ impl DynamoStore {
                 }
             }
             let mark = mark.update_expression(set).build().map_err(build_error)?;
-            let mut items = Vec::with_capacity(6);
+            let mut tx = Transaction::new();
             if let Some(uid) = audit.actor.member_uid() {
-                items.push(self.member_check(org_id, uid)?);
+                tx.push(Step::Membership, self.member_check(org_id, uid)?);
             }
-            let first = items.len();
-            items.extend([
-                TransactWriteItem::builder().delete(remove_active).build(),
-                put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?,
-                TransactWriteItem::builder().update(mark).build(),
-                self.event_put(org_id, Some(key_id), change, audit)?,
-            ]);
+            tx.push(Step::OrgKey, TransactWriteItem::builder().delete(remove_active).build());
+            tx.push(Step::EndedCopy, put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?);
+            tx.push(Step::KeyRecord, TransactWriteItem::builder().update(mark).build());
+            tx.push(Step::Event, self.event_put(org_id, Some(key_id), change, audit)?);
             // A counted key leaves the active count; a released one (in its grace period) the
             // grace count, if it is in it (not one released before the count existed).
             if counts(&item) {
-                items.push(self.count_change(org_id, -1, 0)?);
+                tx.push(Step::OrgMeta, self.count_change(org_id, -1, 0)?);
             } else if grace_counted(&item) {
-                items.push(self.count_change(org_id, 0, -1)?);
+                tx.push(Step::GraceCount, self.count_change(org_id, 0, -1)?);
             }
-            let Err(reasons) = self.transact(items).await? else { return Ok(true) };
-            if first == 1 && failed(&reasons, 0) {
+            let Err(cancelled) = self.transact(tx).await? else { return Ok(true) };
+            if cancelled.failed(Step::Membership) {
                 return Err(Error::OrgNotFound);
             }
-            if failed(&reasons, first + 2) {
+            // The ApiKeys item names another org (or key): not this org's key.
+            if cancelled.failed(Step::KeyRecord) {
                 return Err(Error::KeyNotFound);
             }
-            if !(failed(&reasons, first) || failed(&reasons, first + 1)) {
-                return Err(Error::Internal(format!("revoke transaction cancelled: {}", describe(&reasons))));
+            if !(cancelled.failed(Step::OrgKey) || cancelled.failed(Step::EndedCopy)) {
+                return Err(Error::Internal(format!("revoke transaction cancelled: {}", cancelled.describe())));
             }
             // Changed meanwhile (revoked, rolled or retired by another call): read it again.
         }
@@ -339,11 +340,10 @@ impl DynamoStore {
             if keep_name {
                 new.name = get_s(&item, "name")?;
             }
-            let mut items = Vec::with_capacity(7);
+            let mut tx = Transaction::new();
             if let Some(uid) = audit.actor.member_uid() {
-                items.push(self.member_check(org_id, uid)?);
+                tx.push(Step::Membership, self.member_check(org_id, uid)?);
             }
-            let first = items.len();
             // Only a key that is still there, not rolled and not expired may be rolled.
             let rollable = "attribute_exists(sk) AND attribute_not_exists(rolled_to) AND attribute_not_exists(released) \
                             AND (attribute_not_exists(expires_at) OR expires_at > :now)";
@@ -377,11 +377,9 @@ impl DynamoStore {
                     .expression_attribute_values(":reason", s(RevokedReason::Rolled.as_str()))
                     .build()
                     .map_err(build_error)?;
-                items.extend([
-                    TransactWriteItem::builder().delete(remove).build(),
-                    TransactWriteItem::builder().update(mark_key).build(),
-                    put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?,
-                ]);
+                tx.push(Step::OrgKey, TransactWriteItem::builder().delete(remove).build());
+                tx.push(Step::KeyRecord, TransactWriteItem::builder().update(mark_key).build());
+                tx.push(Step::EndedCopy, put(&self.tables.orgs, ended, "attribute_not_exists(sk)")?);
             } else {
                 // Released: it stops counting now (-1) and the new key counts (+1).
                 let schedule = Update::builder()
@@ -403,31 +401,26 @@ impl DynamoStore {
                     .expression_attribute_values(":end", n(end))
                     .build()
                     .map_err(build_error)?;
-                items.extend([
-                    TransactWriteItem::builder().update(schedule).build(),
-                    TransactWriteItem::builder().update(mark_key).build(),
-                ]);
+                tx.push(Step::OrgKey, TransactWriteItem::builder().update(schedule).build());
+                tx.push(Step::KeyRecord, TransactWriteItem::builder().update(mark_key).build());
+                // The old key joins the grace count (not with grace 0: it is revoked at once).
+                tx.push(Step::GraceCount, self.grace_key_added(org_id)?);
             }
-            items.extend(self.key_puts(org_id, &new)?);
+            tx.extend(Step::NewKey, self.key_puts(org_id, &new)?);
             let old_key_expires_at = if grace_seconds == 0 { now } else { end };
             let change = Change::KeyRolled { new_key_id: new.key_id.clone(), old_key_expires_at };
-            items.push(self.event_put(org_id, Some(key_id), &change, audit)?);
-            // The old key joins the grace count (not with grace 0: it is revoked at once).
-            let grace_step = (grace_seconds > 0).then_some(items.len());
-            if grace_step.is_some() {
-                items.push(self.grace_key_added(org_id)?);
-            }
-            let Err(reasons) = self.transact(items).await? else {
+            tx.push(Step::Event, self.event_put(org_id, Some(key_id), &change, audit)?);
+            let Err(cancelled) = self.transact(tx).await? else {
                 return Ok(Rolled { old_key_expires_at, name: new.name });
             };
-            if first == 1 && failed(&reasons, 0) {
+            if cancelled.failed(Step::Membership) {
                 return Err(Error::OrgNotFound);
             }
-            if grace_step.is_some_and(|step| failed(&reasons, step)) {
+            if cancelled.failed(Step::GraceCount) {
                 return Err(Error::GraceLimitReached(MAX_GRACE_KEYS));
             }
-            if !(failed(&reasons, first) || failed(&reasons, first + 1)) {
-                return Err(Error::Internal(format!("roll transaction cancelled: {}", describe(&reasons))));
+            if !(cancelled.failed(Step::OrgKey) || cancelled.failed(Step::KeyRecord)) {
+                return Err(Error::Internal(format!("roll transaction cancelled: {}", cancelled.describe())));
             }
             // Rolled, revoked or expired by another call meanwhile: the next read says which.
         }
@@ -456,11 +449,10 @@ impl DynamoStore {
                 // Nothing changes, so nothing is written and no event is recorded.
                 return Ok(summary);
             }
-            let mut items = Vec::with_capacity(4);
+            let mut tx = Transaction::new();
             if let Some(uid) = audit.actor.member_uid() {
-                items.push(self.member_check(org_id, uid)?);
+                tx.push(Step::Membership, self.member_check(org_id, uid)?);
             }
-            let first = items.len();
             let org_item = Update::builder()
                 .table_name(&self.tables.orgs)
                 .set_key(Some(self.org_key(org_id, sk)))
@@ -483,20 +475,18 @@ impl DynamoStore {
                 .build()
                 .map_err(build_error)?;
             let change = Change::KeyRenamed { from, to: name.to_owned() };
-            items.extend([
-                TransactWriteItem::builder().update(org_item).build(),
-                TransactWriteItem::builder().update(key_item).build(),
-                self.event_put(org_id, Some(key_id), &change, audit)?,
-            ]);
-            let Err(reasons) = self.transact(items).await? else { return Ok(summary) };
-            if first == 1 && failed(&reasons, 0) {
+            tx.push(Step::OrgKey, TransactWriteItem::builder().update(org_item).build());
+            tx.push(Step::KeyRecord, TransactWriteItem::builder().update(key_item).build());
+            tx.push(Step::Event, self.event_put(org_id, Some(key_id), &change, audit)?);
+            let Err(cancelled) = self.transact(tx).await? else { return Ok(summary) };
+            if cancelled.failed(Step::Membership) {
                 return Err(Error::OrgNotFound);
             }
-            if failed(&reasons, first + 1) {
+            if cancelled.failed(Step::KeyRecord) {
                 return Err(Error::KeyNotFound);
             }
-            if !failed(&reasons, first) {
-                return Err(Error::Internal(format!("rename transaction cancelled: {}", describe(&reasons))));
+            if !cancelled.failed(Step::OrgKey) {
+                return Err(Error::Internal(format!("rename transaction cancelled: {}", cancelled.describe())));
             }
         }
         Err(Error::Unavailable(format!("key {key_id} kept changing during rename")))

@@ -13,6 +13,7 @@ mod events;
 mod items;
 mod lifecycle;
 mod retry;
+mod transaction;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,13 +21,14 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 
 use self::items::{Item, META, get_n, get_s, key_record, key_sk, member_sk, n, put, s, user_pk};
 pub(crate) use self::retry::sdk_error;
-use self::retry::{build_error, describe, failed, retry_transaction};
+use self::retry::{build_error, retry_transaction};
+use self::transaction::{Cancelled, Step, Transaction};
 use super::records::{KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
 use super::{KeyStore, MAX_ACTIVE_KEYS};
 use crate::api_key::KeyHash;
@@ -45,11 +47,28 @@ pub struct DynamoStore {
     client: Client,
     tables: Tables,
     retry_budget: Duration,
+    /// Tests only: every transaction gets an item that changes nothing in its middle.
+    #[cfg(feature = "testing")]
+    padded: bool,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, tables: Tables) -> Self {
-        DynamoStore { client, tables, retry_budget: crate::config::DynamoTimeouts::MANAGEMENT.retry_budget }
+        DynamoStore {
+            client,
+            tables,
+            retry_budget: crate::config::DynamoTimeouts::MANAGEMENT.retry_budget,
+            #[cfg(feature = "testing")]
+            padded: false,
+        }
+    }
+
+    /// Tests only: puts an item that changes nothing in the middle of every transaction, so a
+    /// test can show that every cancellation is still mapped to its cause (by step, not position).
+    #[cfg(feature = "testing")]
+    pub fn with_padded_transactions(mut self) -> Self {
+        self.padded = true;
+        self
     }
 
     /// How long our own retries (conflicts, throttled transactions) may go on.
@@ -112,11 +131,16 @@ impl DynamoStore {
         ])
     }
 
-    /// Runs a transaction, retrying conflicts and throttling. `Ok(Err(reasons))` when a condition
-    /// failed.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<CancellationReason>>, Error> {
-        let send = || self.client.transact_write_items().set_transact_items(Some(items.clone())).send();
-        retry_transaction(send, self.retry_budget).await
+    /// Runs a transaction, retrying conflicts and throttling. `Ok(Err(cancelled))` when a
+    /// condition failed: ask it which step's.
+    #[cfg_attr(not(feature = "testing"), allow(unused_mut))]
+    async fn transact(&self, mut tx: Transaction) -> Result<Result<(), Cancelled>, Error> {
+        #[cfg(feature = "testing")]
+        if self.padded {
+            tx.pad(&self.tables.orgs)?;
+        }
+        let send = || self.client.transact_write_items().set_transact_items(Some(tx.items().to_vec())).send();
+        Ok(retry_transaction(send, self.retry_budget).await?.map_err(|reasons| tx.cancelled(reasons)))
     }
 
     /// Up to `want` items of one sort-key run (`KEY#` or `REVOKED#`) after the key id `after`, in
@@ -245,15 +269,16 @@ impl KeyStore for DynamoStore {
             .expression_attribute_values(":max", n(MAX_ORGS_PER_USER as i64))
             .build()
             .map_err(build_error)?;
-        let mut items = vec![TransactWriteItem::builder().update(count).build()];
-        items.extend(self.org_puts(org, Some(1))?);
-        items.extend(self.key_puts(&org.org_id, key)?);
-        items.push(self.event_put(&org.org_id, Some(&key.key_id), &Change::OrgCreated, audit)?);
-        match self.transact(items).await? {
+        let mut tx = Transaction::new();
+        tx.push(Step::OrgCount, TransactWriteItem::builder().update(count).build());
+        tx.extend(Step::NewOrg, self.org_puts(org, Some(1))?);
+        tx.extend(Step::NewKey, self.key_puts(&org.org_id, key)?);
+        tx.push(Step::Event, self.event_put(&org.org_id, Some(&key.key_id), &Change::OrgCreated, audit)?);
+        match self.transact(tx).await? {
             Ok(()) => Ok(()),
-            Err(reasons) if failed(&reasons, 0) => Err(Error::OrgLimitReached(MAX_ORGS_PER_USER)),
+            Err(cancelled) if cancelled.failed(Step::OrgCount) => Err(Error::OrgLimitReached(MAX_ORGS_PER_USER)),
             // 131-bit keys and 143-bit org ids do not collide; if they ever do, nothing was written.
-            Err(reasons) => Err(Error::Internal(format!("signup transaction cancelled: {}", describe(&reasons)))),
+            Err(cancelled) => Err(Error::Internal(format!("signup transaction cancelled: {}", cancelled.describe()))),
         }
     }
 
@@ -276,25 +301,30 @@ impl KeyStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_error)?;
-        let mut items = vec![self.member_check(org_id, uid)?, TransactWriteItem::builder().update(enable).build()];
-        items.extend(self.key_puts(org_id, key)?);
-        items.push(self.event_put(org_id, Some(&key.key_id), &Change::ApiEnabled, audit)?);
-        let Err(reasons) = self.transact(items).await? else { return Ok(()) };
-        if failed(&reasons, 0) {
+        let mut tx = Transaction::new();
+        tx.push(Step::Membership, self.member_check(org_id, uid)?);
+        tx.push(Step::OrgMeta, TransactWriteItem::builder().update(enable).build());
+        tx.extend(Step::NewKey, self.key_puts(org_id, key)?);
+        tx.push(Step::Event, self.event_put(org_id, Some(&key.key_id), &Change::ApiEnabled, audit)?);
+        let Err(cancelled) = self.transact(tx).await? else { return Ok(()) };
+        if cancelled.failed(Step::Membership) {
             return Err(Error::OrgNotFound);
         }
-        if failed(&reasons, 1) {
+        if let Some(old) = cancelled.old_item(Step::OrgMeta) {
             // The old META item tells "no such org" from "already enabled".
-            let exists = reasons[1].item().is_some_and(|item| !item.is_empty());
-            return Err(if exists { Error::ApiAlreadyEnabled } else { Error::OrgNotFound });
+            return Err(if old.is_empty() { Error::OrgNotFound } else { Error::ApiAlreadyEnabled });
         }
-        Err(Error::Internal(format!("enable-api transaction cancelled: {}", describe(&reasons))))
+        Err(Error::Internal(format!("enable-api transaction cancelled: {}", cancelled.describe())))
     }
 
     async fn create_org(&self, org: &NewOrg) -> Result<(), Error> {
-        match self.transact(self.org_puts(org, None)?.to_vec()).await? {
+        let mut tx = Transaction::new();
+        tx.extend(Step::NewOrg, self.org_puts(org, None)?);
+        match self.transact(tx).await? {
             Ok(()) => Ok(()),
-            Err(reasons) => Err(Error::Internal(format!("create-org transaction cancelled: {}", describe(&reasons)))),
+            Err(cancelled) => {
+                Err(Error::Internal(format!("create-org transaction cancelled: {}", cancelled.describe())))
+            }
         }
     }
 
@@ -363,15 +393,16 @@ impl DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_error)?;
-        let mut items = vec![self.member_check(org_id, uid)?, TransactWriteItem::builder().update(count).build()];
-        items.extend(self.key_puts(org_id, key)?);
-        items.push(self.event_put(org_id, Some(&key.key_id), &Change::KeyCreated, audit)?);
-        let Err(reasons) = self.transact(items).await? else { return Ok(()) };
-        if failed(&reasons, 0) {
+        let mut tx = Transaction::new();
+        tx.push(Step::Membership, self.member_check(org_id, uid)?);
+        tx.push(Step::OrgMeta, TransactWriteItem::builder().update(count).build());
+        tx.extend(Step::NewKey, self.key_puts(org_id, key)?);
+        tx.push(Step::Event, self.event_put(org_id, Some(&key.key_id), &Change::KeyCreated, audit)?);
+        let Err(cancelled) = self.transact(tx).await? else { return Ok(()) };
+        if cancelled.failed(Step::Membership) {
             return Err(Error::OrgNotFound);
         }
-        if failed(&reasons, 1) {
-            let old = reasons[1].item().cloned().unwrap_or_default();
+        if let Some(old) = cancelled.old_item(Step::OrgMeta) {
             return Err(if old.is_empty() {
                 Error::OrgNotFound
             } else if !matches!(old.get("api_enabled"), Some(AttributeValue::Bool(true))) {
@@ -380,7 +411,7 @@ impl DynamoStore {
                 Error::KeyLimitReached(MAX_ACTIVE_KEYS)
             });
         }
-        Err(Error::Internal(format!("create-key transaction cancelled: {}", describe(&reasons))))
+        Err(Error::Internal(format!("create-key transaction cancelled: {}", cancelled.describe())))
     }
 }
 
