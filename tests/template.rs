@@ -133,7 +133,10 @@ fn the_authorizer_guards_downstream_routes_and_not_its_own() {
         assert!(body.contains(r#""code":"service_unavailable""#), "{kind}");
     }
     let too_large = responses["REQUEST_TOO_LARGE"]["ResponseTemplates"]["application/json"].as_str().unwrap();
-    assert!(too_large.contains("10 MB") && !too_large.contains("16384"), "API Gateway's own limit, not the functions'");
+    assert!(
+        too_large.contains("10485760") && !too_large.contains("16384"),
+        "API Gateway's own limit, not the functions'"
+    );
     for (kind, entry) in responses.as_mapping().unwrap() {
         let headers = &entry["ResponseParameters"]["Headers"];
         assert_eq!(target(&headers["Access-Control-Allow-Origin"]), "'${CorsAllowedOrigin}'", "{kind:?}");
@@ -486,4 +489,70 @@ fn access_log_fields_are_none_a_client_can_write() {
     })
     .unwrap();
     assert_eq!(context, serde_json::json!({"user_agent": "x%22,%22keyId%22:%22key_forged"}));
+}
+
+/// One source for error bodies: each gateway response type with a static body names the
+/// `overten::Error` it stands for, and its body, rendered as API Gateway renders it (the local
+/// gateway's renderer, with a request id), is exactly `err.body(request_id)` — code and message —
+/// with `err.status()` where the template sets a status. A message changed on one side only, or a
+/// new static response that names no error, fails here. `ACCESS_DENIED` is the one dynamic body
+/// (the authorizer's own `Error`, `tests/gateway.rs` `every_denial_renders_as_valid_json`).
+#[test]
+fn static_gateway_responses_are_the_bodies_of_error_rs() {
+    use local_gateway::template::{ApiTemplate, render};
+    use overten::Error;
+
+    let t = ApiTemplate::load(|_| None).unwrap();
+    let request_id = "c0ffee00-0000-4000-8000-000000000019";
+    // The detail of a server error is for the log: any will do, the body never shows it.
+    let unavailable = || Error::Unavailable("not shown".into());
+    let errors: Vec<(&str, Error)> = vec![
+        ("UNAUTHORIZED", Error::MissingApiKey),
+        ("AUTHORIZER_CONFIGURATION_ERROR", unavailable()),
+        ("AUTHORIZER_FAILURE", unavailable()),
+        ("MISSING_AUTHENTICATION_TOKEN", Error::RouteNotFound),
+        ("REQUEST_TOO_LARGE", Error::PayloadTooLarge(local_gateway::MAX_GATEWAY_BODY)),
+        ("THROTTLED", Error::RateLimited),
+        ("INTEGRATION_TIMEOUT", unavailable()),
+        ("DEFAULT_5XX", Error::Internal("not shown".into())),
+    ];
+    // Every uncustomised 4xx type: an `invalid_request` naming the type, with the type's own status.
+    let default_4xx =
+        |response_type: &str| Error::InvalidRequest(format!("the gateway refused the request ({response_type})"));
+
+    let static_types: BTreeSet<&str> = t
+        .gateway_responses
+        .iter()
+        .filter(|(_, response)| !response.body_template.contains("$context.authorizer."))
+        .map(|(kind, _)| kind.as_str())
+        .collect();
+    let named: BTreeSet<&str> = errors.iter().map(|(kind, _)| *kind).chain(["DEFAULT_4XX"]).collect();
+    assert_eq!(static_types, named, "a static gateway response without its Error here");
+
+    let rendered = |kind: &str, response_type: &str| -> serde_json::Value {
+        let template = &t.gateway_responses[kind].body_template;
+        let body = render(template, &|name| match name {
+            "requestId" => Some(request_id.to_owned()),
+            "error.responseType" => Some(response_type.to_owned()),
+            _ => None,
+        });
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{kind}: {body}: {e}"))
+    };
+    for (kind, err) in &errors {
+        assert_eq!(rendered(kind, kind), err.body(request_id), "{kind}: the template's body is not error.rs's");
+        match t.gateway_responses[*kind].status {
+            Some(status) => assert_eq!(status, err.status(), "{kind}"),
+            // Only the fallbacks keep each type's own status.
+            None => assert!(kind.starts_with("DEFAULT_"), "{kind} sets no StatusCode"),
+        }
+    }
+    assert_eq!(t.gateway_responses["DEFAULT_4XX"].status, None, "each 4xx type keeps its own status");
+    for response_type in ["BAD_REQUEST_BODY", "UNSUPPORTED_MEDIA_TYPE", "QUOTA_EXCEEDED", "WAF_FILTERED"] {
+        assert_eq!(t.gateway_response(response_type).body_template, t.gateway_responses["DEFAULT_4XX"].body_template);
+        assert_eq!(
+            rendered("DEFAULT_4XX", response_type),
+            default_4xx(response_type).body(request_id),
+            "{response_type}"
+        );
+    }
 }

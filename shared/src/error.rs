@@ -55,6 +55,10 @@ pub enum Error {
     RouteNotFound,
     #[error("method not allowed on this route")]
     MethodNotAllowed,
+    /// Over a throttling limit. The functions never return it: API Gateway does (its `THROTTLED`
+    /// response in `template.yaml`, checked against this variant by `tests/template.rs`).
+    #[error("too many requests; retry with backoff")]
+    RateLimited,
     /// DynamoDB throttled or unreachable, or the key endpoint down. The string is for the log.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -85,6 +89,7 @@ impl Error {
             | Error::KeyAlreadyRolled
             | Error::KeyInactive => 409,
             Error::PayloadTooLarge(_) => 413,
+            Error::RateLimited => 429,
             Error::Internal(_) => 500,
             Error::Unavailable(_) => 503,
         }
@@ -110,6 +115,7 @@ impl Error {
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::RouteNotFound => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
+            Error::RateLimited => "rate_limited",
             Error::Internal(_) => "internal_error",
             Error::Unavailable(_) => "service_unavailable",
         }
@@ -175,6 +181,7 @@ mod tests {
             "invalid API key: the API key's checksum does not match (mistyped or truncated key?)"
         );
         assert_eq!(Error::UnknownApiKey.public_message(), "invalid API key: unknown or revoked");
+        assert_eq!(Error::RateLimited.public_message(), "too many requests; retry with backoff");
         assert_eq!(Error::KeyLimitReached(100).public_message(), Error::KeyLimitReached(100).to_string());
         assert!(Error::OrgLimitReached(10).public_message().contains("10 orgs"));
         assert_eq!(Error::InvalidRequest("`limit` is bad".into()).public_message(), "`limit` is bad");
@@ -187,7 +194,13 @@ mod tests {
     fn only_5xx_are_server_errors() {
         assert!(Error::Internal(String::new()).is_server_error());
         assert!(Error::Unavailable(String::new()).is_server_error());
-        for client in [Error::MissingApiKey, Error::OrgNotFound, Error::KeyLimitReached(1), Error::PayloadTooLarge(1)] {
+        for client in [
+            Error::MissingApiKey,
+            Error::OrgNotFound,
+            Error::KeyLimitReached(1),
+            Error::PayloadTooLarge(1),
+            Error::RateLimited,
+        ] {
             assert!(!client.is_server_error(), "{client:?}");
         }
     }
@@ -247,6 +260,11 @@ mod tests {
             (Error::InvalidSignature, 401, "invalid_signature"),
             (Error::KeyAlreadyRolled, 409, "key_already_rolled"),
             (Error::KeyInactive, 409, "key_inactive"),
+            (Error::RouteNotFound, 404, "not_found"),
+            (Error::MethodNotAllowed, 405, "method_not_allowed"),
+            (Error::RateLimited, 429, "rate_limited"),
+            (Error::Internal("x".into()), 500, "internal_error"),
+            (Error::Unavailable("x".into()), 503, "service_unavailable"),
         ];
         for (err, status, code) in cases {
             assert_eq!((err.status(), err.code()), (status, code), "{err:?}");
