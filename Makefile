@@ -80,6 +80,9 @@ template-check: $(PY_DEPS) $(CHECKOV_DEPS) ## cfn-lint, sam validate --lint, the
 
 bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: target/bench/summary.json
 	cargo build --release --locked -p signup -p keys -p verify -p authorizer -p whoami
+	# The bare baseline, on its own: built with the functions, the bench's `testing` feature
+	# would reach their bootstraps.
+	cargo build --release --locked -p overten-bench --bin bare-authorizer
 	cargo bench --locked --profile release -p overten-bench --bench hot_path
 	DDB_PORT=$(BENCH_DDB_PORT) SERVICES=ddb infra/scripts/with-services.sh \
 	  cargo run --release --locked -q -p overten-bench

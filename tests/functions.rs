@@ -2,11 +2,12 @@
 //! tokens: the docs page's whole story, every error row of the contract, and the authorizer's
 //! answers to API Gateway's own sample events.
 
+use authorizer::{AuthContext, AuthorizerResponse};
 use lambda_http::{Body, Response};
-use overten::store::{DynamoStore, KeyStore, NewOrg};
+use overten::store::{DynamoStore, Membership, NewOrg, Orgs};
 use overten_tests::counting::CountingStore;
 use overten_tests::events::{
-    body_json, http_api_authorizer_event, rest_authorizer_event, rest_request, rest_request_with_authorizer,
+    authorize, body_json, http_api_authorizer_event, rest_authorizer_event, rest_request, rest_request_with_authorizer,
 };
 use overten_tests::tokens::{claims, unsigned};
 use overten_tests::{PROJECT_ID, emulator_user, emulator_verifier, fresh_store, logs};
@@ -42,8 +43,8 @@ impl Stack {
         verify::handle(&self.store, rest_request("GET", "/verify", headers, None)).await
     }
 
-    async fn authorize(&self, headers: &[(&str, &str)]) -> Value {
-        authorizer::handle(&self.store, rest_authorizer_event(headers), "req-test").await.unwrap()
+    async fn authorize(&self, headers: &[(&str, &str)]) -> AuthorizerResponse {
+        authorize(&self.store, &rest_authorizer_event(headers)).await.unwrap()
     }
 
     /// Signs up a new org: (org_id, secret, full body).
@@ -69,10 +70,6 @@ fn assert_error(response: &Response<Body>, status: u16, code: &str) {
 
 fn is_key(s: &str) -> bool {
     s.len() == 36 && s.starts_with("sk_live_") && s[8..].bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-fn effect(answer: &Value) -> &str {
-    answer["policyDocument"]["Statement"][0]["Effect"].as_str().unwrap()
 }
 
 #[tokio::test]
@@ -103,9 +100,11 @@ async fn the_docs_page_story_end_to_end() {
             json!({"org_id": org_id, "key_id": body["key"]["id"], "key_name": "default", "expires_at": null})
         );
         let answer = stack.authorize(&headers).await;
-        assert_eq!(effect(&answer), "Allow");
-        assert_eq!(answer["context"], json!({"org_id": org_id, "key_id": body["key"]["id"]}));
-        assert_eq!(answer["principalId"], body["key"]["id"]);
+        assert!(answer.is_allowed());
+        let key_id = body["key"]["id"].as_str().unwrap();
+        let expected = AuthContext { org_id: Some(org_id.clone()), key_id: Some(key_id.into()), ..Default::default() };
+        assert_eq!(answer.context(), &expected);
+        assert_eq!(answer.principal_id(), Some(key_id));
     }
 
     // A second key: its secret in this response only.
@@ -148,8 +147,8 @@ async fn the_docs_page_story_end_to_end() {
     // The very next call with the revoked key: 401 invalid_api_key, and a Deny.
     assert_error(&stack.verify(&[("X-API-Key", &first)]).await, 401, "invalid_api_key");
     let answer = stack.authorize(&[("X-API-Key", &first)]).await;
-    assert_eq!(effect(&answer), "Deny");
-    assert_eq!(answer["context"]["error_code"], "invalid_api_key");
+    assert!(!answer.is_allowed());
+    assert_eq!(answer.context().error_code.as_deref(), Some("invalid_api_key"));
     assert_eq!(stack.verify(&[("X-API-Key", &second_secret)]).await.status(), 200);
     // Revoking again is still 204; the listing hides it unless asked.
     let response = stack.keys("DELETE", &format!("/orgs/{org_id}/api-keys/{old_id}"), &token, None).await;
@@ -324,8 +323,8 @@ async fn malformed_keys_cost_no_database_call() {
     ] {
         let response = verify::handle(&counting, rest_request("GET", "/verify", &headers, None)).await;
         assert_eq!(response.status(), 401);
-        let answer = authorizer::handle(&counting, rest_authorizer_event(&headers), "r").await.unwrap();
-        assert_eq!(effect(&answer), "Deny");
+        let answer = authorize(&counting, &rest_authorizer_event(&headers)).await.unwrap();
+        assert!(!answer.is_allowed());
     }
     assert_error(&verify::handle(&counting, rest_request("GET", "/verify", &[], None)).await, 401, "missing_api_key");
     assert_eq!(counting.calls(), 0);
@@ -346,37 +345,36 @@ async fn authorizer_answers_aws_sample_events() {
     let mut event: Value =
         serde_json::from_str(include_str!("events/aws/example-apigw-custom-auth-request-type-request.json")).unwrap();
     event["headers"]["X-API-Key"] = json!(secret);
-    let answer = authorizer::handle(&stack.store, event.clone(), "r").await.unwrap();
-    assert_eq!(effect(&answer), "Allow");
-    assert_eq!(
-        answer["policyDocument"]["Statement"][0]["Resource"][0],
-        "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/*"
-    );
-    assert_eq!(answer["policyDocument"]["Statement"][0]["Action"][0], "execute-api:Invoke");
-    assert_eq!(answer["context"]["org_id"], org.as_str());
-    assert_eq!(answer["context"]["key_id"], body["key"]["id"]);
+    let answer = authorize(&stack.store, &event).await.unwrap();
+    assert!(answer.is_allowed());
+    // The policy as API Gateway reads it: invoke, on the whole stage.
+    let wire = serde_json::to_value(&answer).unwrap();
+    let statement = &wire["policyDocument"]["Statement"][0];
+    assert_eq!(statement["Resource"][0], "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/*");
+    assert_eq!(statement["Action"][0], "execute-api:Invoke");
+    assert_eq!(answer.context().org_id.as_deref(), Some(org.as_str()));
+    assert_eq!(answer.context().key_id.as_deref(), body["key"]["id"].as_str());
     // The same sample without a key: Deny carrying the error code.
     let mut no_key = event.clone();
     no_key["headers"].as_object_mut().unwrap().remove("X-API-Key");
-    let answer = authorizer::handle(&stack.store, no_key, "r").await.unwrap();
-    assert_eq!(effect(&answer), "Deny");
-    assert_eq!(answer["context"]["error_code"], "missing_api_key");
-    assert!(answer["context"].get("org_id").is_none());
+    let answer = authorize(&stack.store, &no_key).await.unwrap();
+    assert!(!answer.is_allowed());
+    assert_eq!(answer.context().error_code.as_deref(), Some("missing_api_key"));
+    assert_eq!(answer.context().org_id, None);
 
     // The HTTP API payload-2.0 sample.
     let mut v2: Value =
         serde_json::from_str(include_str!("events/aws/example-apigw-v2-custom-authorizer-v2-request.json")).unwrap();
     v2["headers"]["authorization"] = json!(format!("Bearer {secret}"));
-    let answer = authorizer::handle(&stack.store, v2.clone(), "r").await.unwrap();
-    assert_eq!(answer["isAuthorized"], true);
-    assert_eq!(answer["context"]["org_id"], org.as_str());
+    let answer = authorize(&stack.store, &v2).await.unwrap();
+    assert!(matches!(answer, AuthorizerResponse::HttpApi(_)) && answer.is_allowed());
+    assert_eq!(answer.context().org_id.as_deref(), Some(org.as_str()));
     v2["headers"]["authorization"] = json!("Bearer sk_live_wrong");
-    let answer = authorizer::handle(&stack.store, v2, "r").await.unwrap();
-    assert_eq!(answer["isAuthorized"], false);
-    assert_eq!(answer["context"]["error_code"], "invalid_api_key");
-    let answer =
-        authorizer::handle(&stack.store, http_api_authorizer_event(&[("X-API-Key", &secret)]), "r").await.unwrap();
-    assert_eq!(answer["isAuthorized"], true);
+    let answer = authorize(&stack.store, &v2).await.unwrap();
+    assert!(!answer.is_allowed());
+    assert_eq!(answer.context().error_code.as_deref(), Some("invalid_api_key"));
+    let answer = authorize(&stack.store, &http_api_authorizer_event(&[("X-API-Key", &secret)])).await.unwrap();
+    assert!(answer.is_allowed());
 }
 
 #[tokio::test]
@@ -384,18 +382,16 @@ async fn the_authorizer_and_verify_fail_closed_when_dynamodb_is_down() {
     let client = overten_tests::ddb_client_at("http://127.0.0.1:9").await;
     let store = DynamoStore::new(client, overten_tests::fresh_tables().await);
     let key = overten::ApiKey::generate();
-    let err = authorizer::handle(&store, rest_authorizer_event(&[("X-API-Key", key.expose_secret())]), "r")
-        .await
-        .unwrap_err();
+    let err = authorize(&store, &rest_authorizer_event(&[("X-API-Key", key.expose_secret())])).await.unwrap_err();
     assert!(err.to_string().contains("unavailable"), "{err}");
-    let err = authorizer::handle(&store, http_api_authorizer_event(&[("X-API-Key", key.expose_secret())]), "r").await;
+    let err = authorize(&store, &http_api_authorizer_event(&[("X-API-Key", key.expose_secret())])).await;
     assert!(err.is_err());
     let response =
         verify::handle(&store, rest_request("GET", "/verify", &[("X-API-Key", key.expose_secret())], None)).await;
     assert_error(&response, 503, "service_unavailable");
     assert!(!body_json(&response).to_string().contains("127.0.0.1"), "internal detail leaked");
     // A malformed event is an error too, never an Allow.
-    assert!(authorizer::handle(&store, json!({"type": "REQUEST"}), "r").await.is_err());
+    assert!(authorize(&store, &json!({"type": "REQUEST"})).await.is_err());
 }
 
 #[tokio::test]
@@ -405,8 +401,8 @@ async fn a_downstream_route_reads_the_authorizers_context() {
     let (org, secret, body) = stack.new_org(&token).await;
     // What API Gateway does: run the authorizer, then hand its context to the integration.
     let answer = stack.authorize(&[("X-API-Key", &secret)]).await;
-    let request =
-        rest_request_with_authorizer("GET", "/v1/whoami", &[("X-API-Key", &secret)], None, answer["context"].clone());
+    let context = serde_json::to_value(answer.context()).unwrap();
+    let request = rest_request_with_authorizer("GET", "/v1/whoami", &[("X-API-Key", &secret)], None, context);
     let response = whoami::handle(request).await;
     assert_eq!(response.status(), 200);
     assert_eq!(body_json(&response), json!({"org_id": org, "key_id": body["key"]["id"]}));
@@ -452,8 +448,8 @@ async fn the_example_events_drive_each_function() {
     assert_eq!(body_json(&response)["org_id"], org);
     for name in ["authorizer-rest.json", "authorizer-http-api.json"] {
         let event: Value = serde_json::from_str(&load(name, &fill)).unwrap();
-        let answer = authorizer::handle(&stack.store, event, "r").await.unwrap();
-        assert!(answer["isAuthorized"] == true || effect(&answer) == "Allow", "{name}: {answer}");
+        let answer = authorize(&stack.store, &event).await.unwrap();
+        assert!(answer.is_allowed(), "{name}: {answer:?}");
     }
     let fill_key = [fill[0], fill[1], fill[2], ("REPLACE_WITH_KEY_ID", new_key.as_str())];
     let response = whoami::handle(http(load("whoami.json", &fill_key))).await;

@@ -1,15 +1,15 @@
 //! The key lifecycle on DynamoDB Local with Firebase Auth emulator tokens: expiry judged on the one
 //! read, rolls with and without a grace period, renames, why a key stopped working, and the audit
 //! trail each change writes in its own transaction. Time that matters is a fixed clock the test
-//! sets (`App::with_clock`, `verify::handle_at`, `authorizer::handle_at`).
+//! sets (`App::with_clock`, `verify::handle_at`, `authorizer::authorize_at`).
 
 use lambda_http::{Body, Response};
 use overten::audit::{Actor, Audit};
 use overten::clock::{Clock, now_secs, rfc3339};
 use overten::service;
-use overten::store::{DynamoStore, KeyStore};
+use overten::store::{DynamoStore, KeyLifecycle, KeyLookup, Orgs};
 use overten_tests::counting::CountingStore;
-use overten_tests::events::{body_json, rest_authorizer_event, rest_request};
+use overten_tests::events::{self, body_json, rest_authorizer_event, rest_request};
 use overten_tests::{emulator_user, emulator_verifier, fresh_store};
 use serde_json::{Value, json};
 
@@ -108,16 +108,17 @@ impl Stack {
 }
 
 /// `/verify` with `secret` at `now`: (status, body).
-async fn verify_at<S: KeyStore>(store: &S, secret: &str, now: i64) -> (u16, Value) {
+async fn verify_at<S: KeyLookup>(store: &S, secret: &str, now: i64) -> (u16, Value) {
     let response: Response<Body> =
         verify::handle_at(store, rest_request("GET", "/verify", &[("X-API-Key", secret)], None), now).await;
     (response.status().as_u16(), body_json(&response))
 }
 
 /// The authorizer's effect and context for `secret` at `now`.
-async fn authorize_at<S: KeyStore>(store: &S, secret: &str, now: i64) -> (String, Value) {
-    let answer = authorizer::handle_at(store, rest_authorizer_event(&[("X-API-Key", secret)]), "r", now).await.unwrap();
-    (answer["policyDocument"]["Statement"][0]["Effect"].as_str().unwrap().to_owned(), answer["context"].clone())
+async fn authorize_at<S: KeyLookup>(store: &S, secret: &str, now: i64) -> (String, Value) {
+    let answer = events::authorize_at(store, &rest_authorizer_event(&[("X-API-Key", secret)]), now).await.unwrap();
+    let effect = if answer.is_allowed() { "Allow" } else { "Deny" };
+    (effect.to_owned(), serde_json::to_value(answer.context()).unwrap())
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use overten::ApiKey;
 use overten::api_key::KeyHash;
 use overten::config::GithubKeysConfig;
 use overten::secret_scanning::signature::{LocalSigner, key_set_document};
-use overten::store::{DynamoStore, KeyStore};
+use overten::store::{DynamoStore, KeyLookup};
 use overten_tests::counting::CountingStore;
 use overten_tests::events::{body_json, rest_request};
 use overten_tests::{emulator_user, emulator_verifier, fresh_store, logs};

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use overten::ApiKey;
 use overten::clock::{now_secs, rfc3339};
-use overten::store::{KeyStore, NewKey, NewOrg};
-use overten_bench::runtime_api::RuntimeApi;
+use overten::store::{NewKey, NewOrg, Orgs};
+use overten_bench::runtime_api::{Done, RuntimeApi};
 use overten_tests::counting::CountingStore;
 use overten_tests::events::rest_authorizer_event;
 use overten_tests::user;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 const N: usize = 5_000;
@@ -46,6 +47,10 @@ async fn main() {
             (f.to_string(), json!(size))
         })
         .collect();
+    let bare = release.join("bare-authorizer");
+    let bare_bytes = std::fs::metadata(&bare)
+        .unwrap_or_else(|e| panic!("bare-authorizer missing in target/release ({e}): make bench builds it"))
+        .len();
     let (own_work_ns, firebase_verify_ns) = (
         criterion_median_ns(&root.join("target/criterion/own_work")),
         criterion_median_ns(&root.join("target/criterion/firebase_verify")),
@@ -84,10 +89,12 @@ async fn main() {
             .await
             .expect("GetItem")
     };
+    // What the release bootstrap does with an invocation: the payload's text (lambda_runtime's
+    // one copy), the typed event, the decision, the response's bytes.
     let authorize = || async {
-        let value: Value = serde_json::from_slice(&event).unwrap();
-        let answer = authorizer::handle(&store, value, "bench").await.expect("authorizer");
-        assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
+        let payload: Box<RawValue> = serde_json::from_slice(&event).unwrap();
+        let answer = authorizer::invoke(&store, &payload, "bench").await.expect("authorizer");
+        assert!(answer.is_allowed());
         serde_json::to_vec(&answer).unwrap()
     };
     let verify_event =
@@ -114,9 +121,9 @@ async fn main() {
     let stale_store =
         overten_tests::touching::TouchingStore::new(store.clone(), overten_tests::touching::Touch::EveryCall);
     let authorize_stale = || async {
-        let value: Value = serde_json::from_slice(&event).unwrap();
-        let answer = authorizer::handle(&stale_store, value, "bench").await.expect("authorizer");
-        assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
+        let payload: Box<RawValue> = serde_json::from_slice(&event).unwrap();
+        let answer = authorizer::invoke(&stale_store, &payload, "bench").await.expect("authorizer");
+        assert!(answer.is_allowed());
         serde_json::to_vec(&answer).unwrap()
     };
     let (stale, get_s, stale_ratios) = interleaved(authorize_stale, getitem).await;
@@ -132,22 +139,33 @@ async fn main() {
     for _ in 0..N {
         malformed.push(
             timed(async {
-                let value: Value = serde_json::from_slice(&bad_event).unwrap();
-                let answer = authorizer::handle(&counting, value, "bench").await.unwrap();
+                let payload: Box<RawValue> = serde_json::from_slice(&bad_event).unwrap();
+                let answer = authorizer::invoke(&counting, &payload, "bench").await.unwrap();
+                assert!(!answer.is_allowed());
                 serde_json::to_vec(&answer).unwrap()
             })
             .await,
         );
     }
 
-    // Cold starts and memory of the release bootstrap against our Runtime API.
-    eprintln!("bench: {COLD_STARTS} cold starts, then {RSS_INVOCATIONS} invocations for peak RSS");
+    // Cold starts, warm calls and memory of the release bootstrap against our Runtime API, beside
+    // the bare baseline (lambda_runtime + one GetItem), alternating which goes first.
+    eprintln!("bench: {COLD_STARTS} cold starts each of the release authorizer and the bare one, alternating");
     let bootstrap = release.join("authorizer");
     let tables = store.tables().clone();
-    let mut cold = vec![];
-    for _ in 0..COLD_STARTS {
-        cold.push(cold_start(&bootstrap, &event, &tables).await);
+    let (mut cold, mut bare_cold) = (vec![], vec![]);
+    for i in 0..COLD_STARTS {
+        if i % 2 == 0 {
+            cold.push(cold_start(&bootstrap, &event, &tables).await);
+            bare_cold.push(cold_start(&bare, &event, &tables).await);
+        } else {
+            bare_cold.push(cold_start(&bare, &event, &tables).await);
+            cold.push(cold_start(&bootstrap, &event, &tables).await);
+        }
     }
+    eprintln!("bench: warm, the release authorizer vs the bare one through the Runtime API, {N} each");
+    let (warm, bare_warm, warm_ratios) = warm_beside_bare(&bootstrap, &bare, &event, &tables).await;
+    eprintln!("bench: {RSS_INVOCATIONS} invocations for peak RSS");
     let peak_rss_kb = peak_rss(&bootstrap, &event, &tables).await;
 
     let (auth_p50, auth_p99) = (pct(&auth, 50.0), pct(&auth, 99.0));
@@ -174,6 +192,13 @@ async fn main() {
         "own_work_ns": own_work_ns,
         "firebase_verify_ns": firebase_verify_ns,
         "cold_start_ms": {"median": round3(pct(&cold, 50.0) / 1000.0), "max": round3(pct(&cold, 100.0) / 1000.0), "n": COLD_STARTS},
+        "bare_cold_start_ms": {"median": round3(pct(&bare_cold, 50.0) / 1000.0), "max": round3(pct(&bare_cold, 100.0) / 1000.0), "n": COLD_STARTS},
+        "vs_bare_cold_ratio": round3(pct(&cold, 50.0) / pct(&bare_cold, 50.0)),
+        "process_warm_p50_us": pct(&warm, 50.0),
+        "bare_warm_p50_us": pct(&bare_warm, 50.0),
+        "vs_bare_warm_ratio_p50": round3(pct(&warm, 50.0) / pct(&bare_warm, 50.0)),
+        "vs_bare_warm_ratio_p50_rounds": spread(&warm_ratios),
+        "bare_authorizer_bytes": bare_bytes,
         "bootstrap_bytes": sizes,
         "authorizer_peak_rss_kb": peak_rss_kb,
     });
@@ -256,6 +281,7 @@ async fn spawn_bootstrap(
     api: &RuntimeApi,
     tables: &overten::config::Tables,
 ) -> tokio::process::Child {
+    // Lambda's environment as the template deploys it: no LOG_LEVEL, so JSON logs at info.
     tokio::process::Command::new(bootstrap)
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
@@ -272,7 +298,6 @@ async fn spawn_bootstrap(
         .env("AWS_ENDPOINT_URL_DYNAMODB", std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap())
         .env("API_KEYS_TABLE", &tables.api_keys)
         .env("ORGS_TABLE", &tables.orgs)
-        .env("LOG_LEVEL", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -287,12 +312,64 @@ async fn cold_start(bootstrap: &Path, event: &[u8], tables: &overten::config::Ta
     api.allow(1);
     let started = Instant::now();
     let mut child = spawn_bootstrap(bootstrap, &api, tables).await;
-    let (at, ok, body) =
-        tokio::time::timeout(Duration::from_secs(10), api.done.recv()).await.expect("cold start timed out").unwrap();
-    assert!(ok, "the authorizer failed: {}", String::from_utf8_lossy(&body));
-    assert!(String::from_utf8_lossy(&body).contains("Allow"));
+    let done = next_done(&mut api).await;
     let _ = child.kill().await;
-    at.duration_since(started).as_nanos() as f64 / 1000.0
+    done.at.duration_since(started).as_nanos() as f64 / 1000.0
+}
+
+/// The next answer of a bootstrap, which must be an `Allow`.
+async fn next_done(api: &mut RuntimeApi) -> Done {
+    let done = tokio::time::timeout(Duration::from_secs(10), api.done.recv())
+        .await
+        .expect("invocation timed out")
+        .expect("the Runtime API is running");
+    let body = String::from_utf8_lossy(&done.body);
+    assert!(done.ok, "the authorizer failed: {body}");
+    assert!(body.contains(r#""Effect":"Allow""#), "not an Allow");
+    done
+}
+
+/// Warm invocations of the release authorizer and the bare one, each its own process behind its
+/// own Runtime API, one call at a time, alternating which goes first, in ROUNDS rounds: each
+/// call's time from the event handed out to the answer received, and each round's p50 ratio.
+async fn warm_beside_bare(
+    bootstrap: &Path,
+    bare: &Path,
+    event: &[u8],
+    tables: &overten::config::Tables,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut real_api, mut bare_api) =
+        (RuntimeApi::start(event.to_vec()).await, RuntimeApi::start(event.to_vec()).await);
+    let mut children =
+        [spawn_bootstrap(bootstrap, &real_api, tables).await, spawn_bootstrap(bare, &bare_api, tables).await];
+    async fn call(api: &mut RuntimeApi) -> f64 {
+        api.allow(1);
+        next_done(api).await.micros()
+    }
+    for _ in 0..WARMUP {
+        call(&mut real_api).await;
+        call(&mut bare_api).await;
+    }
+    let (mut s, mut b, mut ratios) = (Vec::with_capacity(N), Vec::with_capacity(N), Vec::with_capacity(ROUNDS));
+    for _ in 0..ROUNDS {
+        let (mut rs, mut rb) = (Vec::new(), Vec::new());
+        for i in 0..N / ROUNDS {
+            if i % 2 == 0 {
+                rs.push(call(&mut real_api).await);
+                rb.push(call(&mut bare_api).await);
+            } else {
+                rb.push(call(&mut bare_api).await);
+                rs.push(call(&mut real_api).await);
+            }
+        }
+        ratios.push(pct(&rs, 50.0) / pct(&rb, 50.0));
+        s.extend(rs);
+        b.extend(rb);
+    }
+    for child in &mut children {
+        let _ = child.kill().await;
+    }
+    (s, b, ratios)
 }
 
 /// Peak resident set (VmHWM) of the bootstrap after many warm invocations.
@@ -301,11 +378,7 @@ async fn peak_rss(bootstrap: &Path, event: &[u8], tables: &overten::config::Tabl
     api.allow(RSS_INVOCATIONS);
     let mut child = spawn_bootstrap(bootstrap, &api, tables).await;
     for _ in 0..RSS_INVOCATIONS {
-        let (_, ok, _) = tokio::time::timeout(Duration::from_secs(10), api.done.recv())
-            .await
-            .expect("invocation timed out")
-            .unwrap();
-        assert!(ok);
+        next_done(&mut api).await;
     }
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id().unwrap()))
         .expect("/proc/<pid>/status of the bootstrap is readable");
@@ -349,6 +422,15 @@ fn print_table(s: &Value) {
     row("Firebase verify (ns)", s["firebase_verify_ns"].to_string(), "<= 100000");
     row("cold start median (ms)", s["cold_start_ms"]["median"].to_string(), "<= 15");
     row("cold start max (ms)", s["cold_start_ms"]["max"].to_string(), "");
+    row("bare cold start median (ms)", s["bare_cold_start_ms"]["median"].to_string(), "lambda_runtime + GetItem");
+    row("cold start / bare", s["vs_bare_cold_ratio"].to_string(), "<= 1.05");
+    row(
+        "warm p50 / bare (µs)",
+        format!("{} / {}", s["process_warm_p50_us"], s["bare_warm_p50_us"]),
+        "via the Runtime API",
+    );
+    row("warm ratio p50 vs bare", s["vs_bare_warm_ratio_p50"].to_string(), "<= 1.05");
+    row("warm vs bare, rounds", rounds("vs_bare_warm_ratio_p50_rounds"), "median [min, max]");
     for (f, b) in s["bootstrap_bytes"].as_object().unwrap() {
         let target = if f == "authorizer" { "<= 8 MB" } else { "<= 10 MB" };
         row(&format!("bootstrap {f} (bytes)"), b.to_string(), target);

@@ -3,8 +3,8 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use http_body_util::{BodyExt, Full};
@@ -12,44 +12,61 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
+
+/// One `/response` or `/error`.
+#[derive(Debug)]
+pub struct Done {
+    /// When it arrived.
+    pub at: Instant,
+    /// When its invocation was handed out by `next` (the function's own time is `at - handed`).
+    pub handed: Instant,
+    /// A `/response` (not an `/error`).
+    pub ok: bool,
+    pub body: Bytes,
+}
+
+impl Done {
+    /// The invocation as the Runtime API saw it: event handed out to answer received, in µs.
+    pub fn micros(&self) -> f64 {
+        self.at.duration_since(self.handed).as_nanos() as f64 / 1000.0
+    }
+}
 
 pub struct RuntimeApi {
     pub addr: SocketAddr,
-    /// Invocations still to hand out; `next` waits forever once it reaches 0.
-    remaining: Arc<AtomicUsize>,
-    /// One message per `/response` or `/error`: when it arrived and whether it was a response.
-    pub done: mpsc::UnboundedReceiver<(Instant, bool, Bytes)>,
+    /// Invocations still to hand out; `next` waits (without polling) until there is one.
+    remaining: Arc<Semaphore>,
+    pub done: mpsc::UnboundedReceiver<Done>,
 }
 
 impl RuntimeApi {
     pub async fn start(event: Vec<u8>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let remaining = Arc::new(AtomicUsize::new(0));
+        let remaining = Arc::new(Semaphore::new(0));
         let (tx, done) = mpsc::unbounded_channel();
         let event = Bytes::from(event);
-        let counter = remaining.clone();
+        let permits = remaining.clone();
+        // One function process, one invocation at a time: when the last one was handed out.
+        let handed = Arc::new(Mutex::new(Instant::now()));
         tokio::spawn(async move {
             let mut served = 0u64;
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
-                let (event, counter, tx) = (event.clone(), counter.clone(), tx.clone());
+                let _ = stream.set_nodelay(true);
+                let (event, permits, tx, handed) = (event.clone(), permits.clone(), tx.clone(), handed.clone());
                 served += 1;
                 let base = served * 1_000_000;
                 let ids = Arc::new(AtomicUsize::new(0));
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<Incoming>| {
-                        let (event, counter, tx, ids) = (event.clone(), counter.clone(), tx.clone(), ids.clone());
+                        let (event, permits, tx, ids, handed) =
+                            (event.clone(), permits.clone(), tx.clone(), ids.clone(), handed.clone());
                         async move {
                             let path = req.uri().path().to_owned();
                             if path.ends_with("/invocation/next") {
-                                while counter
-                                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                                    .is_err()
-                                {
-                                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                                }
+                                permits.acquire().await.expect("the semaphore is never closed").forget();
                                 let id = base + ids.fetch_add(1, Ordering::SeqCst) as u64;
                                 let response = hyper::Response::builder()
                                     .header("lambda-runtime-aws-request-id", format!("bench-{id}"))
@@ -61,11 +78,14 @@ impl RuntimeApi {
                                     .header("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000")
                                     .body(Full::new(event))
                                     .unwrap();
+                                *handed.lock().unwrap() = Instant::now();
                                 return Ok::<_, Infallible>(response);
                             }
                             let ok = path.ends_with("/response");
                             let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            let _ = tx.send((Instant::now(), ok, body));
+                            let at = Instant::now();
+                            let handed = *handed.lock().unwrap();
+                            let _ = tx.send(Done { at, handed, ok, body });
                             Ok(hyper::Response::builder().status(202).body(Full::new(Bytes::new())).unwrap())
                         }
                     });
@@ -78,6 +98,6 @@ impl RuntimeApi {
 
     /// Lets `n` more invocations through.
     pub fn allow(&self, n: usize) {
-        self.remaining.fetch_add(n, Ordering::SeqCst);
+        self.remaining.add_permits(n);
     }
 }

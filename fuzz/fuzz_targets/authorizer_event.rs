@@ -1,4 +1,5 @@
-//! The authorizer on arbitrary JSON events, against a store that holds a live and a revoked key
+//! The authorizer on arbitrary events, decoded from their bytes as in production
+//! ([`AuthorizerEvent::from_slice`]), against a store that holds a live and a revoked key
 //! and against a store that fails. The input's `LIVE_KEY` and `REVOKED_KEY` are replaced by those
 //! keys (generated at start-up, so no key is committed in the corpus). `Allow` only for the live
 //! key's bytes, never from the failing store, never a panic.
@@ -6,6 +7,7 @@
 
 use std::sync::LazyLock;
 
+use authorizer::AuthorizerEvent;
 use libfuzzer_sys::fuzz_target;
 use overten::ApiKey;
 use overten::store::{FixedStore, sample_record};
@@ -20,23 +22,22 @@ struct Keys {
 
 static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys { live: ApiKey::generate(), revoked: ApiKey::generate() });
 
-
-fn allowed(answer: &serde_json::Value) -> bool {
-    answer["isAuthorized"] == true || answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-}
-
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let text = text.replace("LIVE_KEY", KEYS.live.expose_secret()).replace("REVOKED_KEY", KEYS.revoked.expose_secret());
-    let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else { return };
-    let store = FixedStore::with_keys(vec![(KEYS.live.hash(), sample_record("key_live", false)), (KEYS.revoked.hash(), sample_record("key_revoked", true))]);
-    if let Ok(answer) = RUNTIME.block_on(authorizer::handle(&store, event.clone(), "fuzz")) {
-        if allowed(&answer) {
-            assert_eq!(answer["context"]["key_id"], "key_live", "Allow for another key: {answer}");
+    // Straight from the bytes into the typed event, as the function decodes an invocation.
+    let Ok(event) = AuthorizerEvent::from_slice(text.as_bytes()) else { return };
+    let store = FixedStore::with_keys(vec![
+        (KEYS.live.hash(), sample_record("key_live", false)),
+        (KEYS.revoked.hash(), sample_record("key_revoked", true)),
+    ]);
+    if let Ok(answer) = RUNTIME.block_on(authorizer::authorize(&store, &event, "fuzz")) {
+        if answer.is_allowed() {
+            assert_eq!(answer.context().key_id.as_deref(), Some("key_live"), "Allow for another key: {answer:?}");
             assert!(text.contains(KEYS.live.expose_secret()), "Allow without the live key");
         }
     }
-    if let Ok(answer) = RUNTIME.block_on(authorizer::handle(&FixedStore::failing(), event, "fuzz")) {
-        assert!(!allowed(&answer), "Allow from a failing store");
+    if let Ok(answer) = RUNTIME.block_on(authorizer::authorize(&FixedStore::failing(), &event, "fuzz")) {
+        assert!(!answer.is_allowed(), "Allow from a failing store");
     }
 });

@@ -4,7 +4,7 @@
 //! - [`credentials`]: where a request carries them;
 //! - [`firebase`]: Firebase ID-token verification for `/signup` and `/orgs/...`;
 //! - [`store`]: the storage port and its DynamoDB adapter;
-//! - [`service`]: the operations of the contract, over any [`store::KeyStore`];
+//! - [`service`]: the operations of the contract, over the store's ports ([`store::KeyLookup`], [`store::Orgs`], …);
 //! - [`error`]: the one error type and its mapping to the contract's responses;
 //! - [`access_log`]: a client's text made safe for API Gateway's JSON access log.
 

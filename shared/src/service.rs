@@ -1,4 +1,4 @@
-//! The operations of the contract, over any [`KeyStore`]. Handlers in `functions/` translate HTTP
+//! The operations of the contract, over the store's ports ([`crate::store::KeyLookup`] and the others). Handlers in `functions/` translate HTTP
 //! and authorizer events to these calls; the raw key exists only in what `signup`, `create_key`
 //! and `roll_key` return. Every change carries an [`Audit`] (who, from where, when) to its event.
 
@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::ids::{is_valid_key_id, is_valid_org_id, new_key_id, new_org_id, new_webhook_secret};
 use crate::requests::{CreateKeyRequest, RollKeyRequest, SignupRequest};
 use crate::store::TOUCH_INTERVAL_SECS;
-use crate::store::{KeyRecord, KeyStore, KeySummary, ListQuery, NewKey, NewOrg};
+use crate::store::{KeyLifecycle, KeyLookup, KeyRecord, KeySummary, ListQuery, Membership, NewKey, NewOrg, Orgs};
 
 /// The public fields of a key.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -98,7 +98,7 @@ fn created(key: &ApiKey, record: NewKey) -> CreatedKey {
 }
 
 /// `POST /signup` by the actor (a Firebase user).
-pub async fn signup<S: KeyStore>(store: &S, audit: &Audit, request: SignupRequest) -> Result<SignupResponse, Error> {
+pub async fn signup<S: Orgs>(store: &S, audit: &Audit, request: SignupRequest) -> Result<SignupResponse, Error> {
     let uid = audit.actor.member_uid().ok_or(Error::OrgNotFound)?;
     let webhook_secret = new_webhook_secret();
     let (org_id, key, record) = match request {
@@ -126,7 +126,7 @@ pub async fn signup<S: KeyStore>(store: &S, audit: &Audit, request: SignupReques
     Ok(SignupResponse { org_id, secret: key.expose_secret().to_owned(), webhook_secret, key: view(&record) })
 }
 
-pub async fn create_key<S: KeyStore>(
+pub async fn create_key<S: KeyLifecycle>(
     store: &S,
     org_id: &str,
     request: CreateKeyRequest,
@@ -140,7 +140,7 @@ pub async fn create_key<S: KeyStore>(
     Ok(created(&key, record))
 }
 
-pub async fn list_keys<S: KeyStore>(
+pub async fn list_keys<S: KeyLifecycle + Membership>(
     store: &S,
     uid: &str,
     org_id: &str,
@@ -153,7 +153,12 @@ pub async fn list_keys<S: KeyStore>(
 }
 
 /// A member's `DELETE` (reason `revoked`) or the operator CLI's (reason `operator`).
-pub async fn revoke_key<S: KeyStore>(store: &S, org_id: &str, key_id: &str, audit: &Audit) -> Result<bool, Error> {
+pub async fn revoke_key<S: KeyLifecycle + Membership>(
+    store: &S,
+    org_id: &str,
+    key_id: &str,
+    audit: &Audit,
+) -> Result<bool, Error> {
     require_actor_and_key_id(store, audit, org_id, key_id).await?;
     let reason = match audit.actor.kind {
         ActorType::Operator => RevokedReason::Operator,
@@ -162,7 +167,7 @@ pub async fn revoke_key<S: KeyStore>(store: &S, org_id: &str, key_id: &str, audi
     store.revoke_key(org_id, key_id, &Change::KeyRevoked { reason }, audit).await
 }
 
-pub async fn roll_key<S: KeyStore>(
+pub async fn roll_key<S: KeyLifecycle + Membership>(
     store: &S,
     org_id: &str,
     key_id: &str,
@@ -181,7 +186,7 @@ pub async fn roll_key<S: KeyStore>(
     })
 }
 
-pub async fn rename_key<S: KeyStore>(
+pub async fn rename_key<S: KeyLifecycle + Membership>(
     store: &S,
     org_id: &str,
     key_id: &str,
@@ -192,7 +197,7 @@ pub async fn rename_key<S: KeyStore>(
     store.rename_key(org_id, key_id, name, audit).await
 }
 
-pub async fn list_events<S: KeyStore>(
+pub async fn list_events<S: KeyLifecycle + Membership>(
     store: &S,
     uid: &str,
     org_id: &str,
@@ -203,14 +208,14 @@ pub async fn list_events<S: KeyStore>(
 }
 
 /// Org ids that cannot exist and orgs the caller is not in look the same: 404 `org_not_found`.
-async fn require_member<S: KeyStore>(store: &S, uid: &str, org_id: &str) -> Result<(), Error> {
+async fn require_member<S: Membership>(store: &S, uid: &str, org_id: &str) -> Result<(), Error> {
     if is_valid_org_id(org_id) && store.is_member(org_id, uid).await? { Ok(()) } else { Err(Error::OrgNotFound) }
 }
 
 /// Before a change to one key: a user actor must be a member (checked before anything about the
 /// key is read, so a stranger learns nothing; the operator needs no membership), and a key id
 /// that cannot exist is `KeyNotFound` without a read.
-async fn require_actor_and_key_id<S: KeyStore>(
+async fn require_actor_and_key_id<S: Membership>(
     store: &S,
     audit: &Audit,
     org_id: &str,
@@ -228,13 +233,13 @@ async fn require_actor_and_key_id<S: KeyStore>(
 /// (shape and checksum), then one strongly consistent read. `last_used_at` is written only when
 /// the stored value is over a minute old, waited for at most [`TOUCH_BUDGET`]; a failure to write
 /// it never refuses a valid key.
-pub async fn authenticate<S: KeyStore>(store: &S, headers: &HeaderMap) -> Result<KeyRecord, Error> {
+pub async fn authenticate<S: KeyLookup>(store: &S, headers: &HeaderMap) -> Result<KeyRecord, Error> {
     authenticate_at(store, headers, crate::clock::now_secs()).await
 }
 
 /// [`authenticate`] at `now` (seconds since the epoch): expiry is judged against it, on the record
 /// the one read returned.
-pub async fn authenticate_at<S: KeyStore>(store: &S, headers: &HeaderMap, now: i64) -> Result<KeyRecord, Error> {
+pub async fn authenticate_at<S: KeyLookup>(store: &S, headers: &HeaderMap, now: i64) -> Result<KeyRecord, Error> {
     let key = api_key_from_headers(headers)?;
     let hash = key.hash();
     let record = store.find_key(&hash).await?.ok_or(Error::UnknownApiKey)?;

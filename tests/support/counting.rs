@@ -1,4 +1,4 @@
-//! A [`KeyStore`] that counts the calls reaching the real DynamoDB adapter, to prove that
+//! A key lookup ([`KeyLookup`]) that counts the calls reaching the real DynamoDB adapter, to prove that
 //! malformed keys cost no database read and a key costs one.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use overten::Error;
 use overten::api_key::KeyHash;
 use overten::audit::{Audit, Change, EventPage, EventQuery};
-use overten::store::{DynamoStore, KeyPage, KeyRecord, KeyStore, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
+use overten::store::{DynamoStore, KeyLifecycle, KeyLookup, KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, Rolled};
 
 pub struct CountingStore {
     pub inner: DynamoStore,
@@ -33,7 +33,7 @@ impl CountingStore {
     }
 }
 
-impl KeyStore for CountingStore {
+impl KeyLookup for CountingStore {
     async fn find_key(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, Error> {
         self.count();
         self.reads.fetch_add(1, Ordering::SeqCst);
@@ -48,22 +48,9 @@ impl KeyStore for CountingStore {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.find_keys(hashes).await
     }
-    async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey, audit: &Audit) -> Result<(), Error> {
-        self.count();
-        self.inner.create_org_with_key(org, key, audit).await
-    }
-    async fn enable_api(&self, org_id: &str, webhook_secret: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
-        self.count();
-        self.inner.enable_api(org_id, webhook_secret, key, audit).await
-    }
-    async fn create_org(&self, org: &NewOrg) -> Result<(), Error> {
-        self.count();
-        self.inner.create_org(org).await
-    }
-    async fn is_member(&self, org_id: &str, uid: &str) -> Result<bool, Error> {
-        self.count();
-        self.inner.is_member(org_id, uid).await
-    }
+}
+
+impl KeyLifecycle for CountingStore {
     async fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
         self.count();
         self.inner.create_key(org_id, key, audit).await

@@ -57,6 +57,27 @@ pub fn http_api_authorizer_event(headers: &[(&str, &str)]) -> Value {
     })
 }
 
+/// The authorizer's answer to `event` at `now`, the way Lambda hands it over: the event's JSON
+/// text decoded by [`authorizer::AuthorizerEvent::from_slice`] (an undecodable event is the
+/// function's `BadEvent` error). Ask the answer `is_allowed()` and `context()`.
+pub async fn authorize_at<S: overten::store::KeyLookup>(
+    store: &S,
+    event: &Value,
+    now: i64,
+) -> Result<authorizer::AuthorizerResponse, authorizer::AuthorizerError> {
+    let event = authorizer::AuthorizerEvent::from_slice(&serde_json::to_vec(event).expect("JSON"))
+        .map_err(|e| authorizer::AuthorizerError::BadEvent(e.to_string()))?;
+    authorizer::authorize_at(store, &event, "req-test", now).await
+}
+
+/// [`authorize_at`] now.
+pub async fn authorize<S: overten::store::KeyLookup>(
+    store: &S,
+    event: &Value,
+) -> Result<authorizer::AuthorizerResponse, authorizer::AuthorizerError> {
+    authorize_at(store, event, overten::clock::now_secs()).await
+}
+
 fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }

@@ -1,4 +1,4 @@
-//! A [`KeyStore`] that passes every call to the store it wraps and controls the `last_used_at`
+//! A key lookup ([`KeyLookup`]) that passes every call to the lookup it wraps and controls the `last_used_at`
 //! write: stalled forever or failed (what a slow or failing DynamoDB write looks like to the hot
 //! path), or made on every call (every read looks stale; `make bench`'s stale-key path).
 
@@ -6,10 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use overten::Error;
 use overten::api_key::KeyHash;
-use overten::audit::{Audit, Change, EventPage, EventQuery};
-use overten::store::{
-    KeyPage, KeyRecord, KeyStore, KeySummary, ListQuery, NewKey, NewOrg, Rolled, TOUCH_INTERVAL_SECS,
-};
+use overten::store::{KeyLookup, KeyRecord, TOUCH_INTERVAL_SECS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Touch {
@@ -33,7 +30,7 @@ impl<S> TouchingStore<S> {
     }
 }
 
-impl<S: KeyStore> KeyStore for TouchingStore<S> {
+impl<S: KeyLookup> KeyLookup for TouchingStore<S> {
     async fn find_key(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, Error> {
         let found = self.inner.find_key(hash).await?;
         Ok(match self.touch {
@@ -54,43 +51,5 @@ impl<S: KeyStore> KeyStore for TouchingStore<S> {
     }
     async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
         self.inner.find_keys(hashes).await
-    }
-    async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey, audit: &Audit) -> Result<(), Error> {
-        self.inner.create_org_with_key(org, key, audit).await
-    }
-    async fn enable_api(&self, org_id: &str, webhook_secret: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
-        self.inner.enable_api(org_id, webhook_secret, key, audit).await
-    }
-    async fn create_org(&self, org: &NewOrg) -> Result<(), Error> {
-        self.inner.create_org(org).await
-    }
-    async fn is_member(&self, org_id: &str, uid: &str) -> Result<bool, Error> {
-        self.inner.is_member(org_id, uid).await
-    }
-    async fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
-        self.inner.create_key(org_id, key, audit).await
-    }
-    async fn list_keys(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {
-        self.inner.list_keys(org_id, query, now).await
-    }
-    async fn revoke_key(&self, org_id: &str, key_id: &str, change: &Change, audit: &Audit) -> Result<bool, Error> {
-        self.inner.revoke_key(org_id, key_id, change, audit).await
-    }
-    async fn roll_key(
-        &self,
-        org_id: &str,
-        key_id: &str,
-        new: &NewKey,
-        keep_name: bool,
-        grace_seconds: i64,
-        audit: &Audit,
-    ) -> Result<Rolled, Error> {
-        self.inner.roll_key(org_id, key_id, new, keep_name, grace_seconds, audit).await
-    }
-    async fn rename_key(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
-        self.inner.rename_key(org_id, key_id, name, audit).await
-    }
-    async fn list_events(&self, org_id: &str, query: &EventQuery) -> Result<EventPage, Error> {
-        self.inner.list_events(org_id, query).await
     }
 }

@@ -8,21 +8,29 @@
 //!   `User-Agent` made safe for the JSON access log ([`overten::access_log`]), when it has one.
 //! - HTTP API payload 2.0: the simple response, `isAuthorized` + the same context.
 //! - DynamoDB failing: an `Err`, which API Gateway answers with a 5xx. Never an `Allow`.
+//!
+//! Typed end to end: the invocation's bytes are decoded straight into [`AuthorizerEvent`] (a
+//! peek at `version`, then the REST or HTTP API request type; no `serde_json::Value` of the
+//! event), and the answer is an [`AuthorizerResponse`] serialised as it is. Callers ask it
+//! [`AuthorizerResponse::is_allowed`] and [`AuthorizerResponse::context`].
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
-use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+/// The effect of a policy statement, for callers that read the REST answer's policy (the local
+/// gateway evaluates it against the method ARN as API Gateway does).
+pub use aws_lambda_events::iam::IamPolicyEffect;
+use aws_lambda_events::iam::IamPolicyStatement;
 use http::HeaderMap;
 use overten::Error;
 use overten::service;
-use overten::store::{KeyRecord, KeyStore};
-use serde::Serialize;
+use overten::store::{KeyLookup, KeyRecord};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// What downstream integrations read as `requestContext.authorizer.*`.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuthContext {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
@@ -42,6 +50,127 @@ pub struct AuthContext {
     pub user_agent: Option<String>,
 }
 
+/// An authorizer invocation, in its typed form: a REST API REQUEST authorizer event, or an HTTP
+/// API payload 2.0 one (`"version": "2.0"`).
+#[derive(Debug, Clone)]
+pub enum AuthorizerEvent {
+    Rest(Box<ApiGatewayCustomAuthorizerRequestTypeRequest>),
+    HttpApi(Box<ApiGatewayV2CustomAuthorizerV2Request>),
+}
+
+impl AuthorizerEvent {
+    /// Decodes an event from its JSON bytes: one pass that reads only `version` (skipping the
+    /// rest without building anything), then straight into the request type it names.
+    pub fn from_slice(json: &[u8]) -> Result<Self, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Peek {
+            #[serde(default, deserialize_with = "is_v2")]
+            version: bool,
+        }
+        /// `"2.0"` and nothing else is an HTTP API payload 2.0 event; any other value (or none)
+        /// is read as a REST event, as API Gateway's REST events carry no `version`.
+        fn is_v2<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+            struct V;
+            impl<'v> serde::de::Visitor<'v> for V {
+                type Value = bool;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+                    Ok(v == "2.0")
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+                    Ok(false)
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+                    Ok(false)
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+                    Ok(false)
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+                    Ok(false)
+                }
+                fn visit_unit<E>(self) -> Result<bool, E> {
+                    Ok(false)
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'v>>(self, mut seq: A) -> Result<bool, A::Error> {
+                    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                    Ok(false)
+                }
+                fn visit_map<A: serde::de::MapAccess<'v>>(self, mut map: A) -> Result<bool, A::Error> {
+                    while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                    Ok(false)
+                }
+            }
+            d.deserialize_any(V)
+        }
+        if serde_json::from_slice::<Peek>(json)?.version {
+            serde_json::from_slice(json).map(|e| AuthorizerEvent::HttpApi(Box::new(e)))
+        } else {
+            serde_json::from_slice(json).map(|e| AuthorizerEvent::Rest(Box::new(e)))
+        }
+    }
+
+    /// The request's headers, whichever API sent it.
+    pub fn headers(&self) -> &HeaderMap {
+        match self {
+            AuthorizerEvent::Rest(e) => &e.headers,
+            AuthorizerEvent::HttpApi(e) => &e.headers,
+        }
+    }
+}
+
+/// What the Lambda runtime decodes each invocation into: the payload's raw JSON (one copy, no
+/// tree) handed to [`AuthorizerEvent::from_slice`].
+impl<'de> Deserialize<'de> for AuthorizerEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        AuthorizerEvent::from_slice(raw.get().as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The authorizer's answer, serialised as API Gateway reads it: the REST API's IAM policy
+/// (`principalId`, `policyDocument`, `context`) or the HTTP API's simple response
+/// (`isAuthorized`, `context`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AuthorizerResponse {
+    Rest(ApiGatewayCustomAuthorizerResponse<AuthContext>),
+    HttpApi(ApiGatewayV2CustomAuthorizerSimpleResponse<AuthContext>),
+}
+
+impl AuthorizerResponse {
+    /// Whether the request may go on: the HTTP API's `isAuthorized`; for the REST API, a policy
+    /// with at least one statement, every one of them an `Allow` (an explicit `Deny` wins in IAM).
+    pub fn is_allowed(&self) -> bool {
+        match self {
+            AuthorizerResponse::Rest(r) => {
+                let statements = &r.policy_document.statement;
+                !statements.is_empty() && statements.iter().all(|s| s.effect == IamPolicyEffect::Allow)
+            }
+            AuthorizerResponse::HttpApi(r) => r.is_authorized,
+        }
+    }
+
+    /// What downstream integrations (and the gateway's templates) read as `authorizer.*`.
+    pub fn context(&self) -> &AuthContext {
+        match self {
+            AuthorizerResponse::Rest(r) => &r.context,
+            AuthorizerResponse::HttpApi(r) => &r.context,
+        }
+    }
+
+    /// The REST API's `principalId` (the key id on `Allow`, `anonymous` on `Deny`); the HTTP
+    /// API's simple response has none.
+    pub fn principal_id(&self) -> Option<&str> {
+        match self {
+            AuthorizerResponse::Rest(r) => r.principal_id.as_deref(),
+            AuthorizerResponse::HttpApi(_) => None,
+        }
+    }
+}
+
 /// Why an event could not be answered at all (becomes a Lambda error, so API Gateway answers 5xx).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthorizerError {
@@ -51,29 +180,56 @@ pub enum AuthorizerError {
     Store(#[from] Error),
 }
 
-pub async fn handle<S: KeyStore>(store: &S, event: Value, request_id: &str) -> Result<Value, AuthorizerError> {
-    handle_at(store, event, request_id, overten::clock::now_secs()).await
+/// The authorizer's answer to `event`, judged now.
+pub async fn authorize<S: KeyLookup>(
+    store: &S,
+    event: &AuthorizerEvent,
+    request_id: &str,
+) -> Result<AuthorizerResponse, AuthorizerError> {
+    overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(store, event, request_id, overten::clock::now_secs())).await
 }
 
-/// [`handle`] at `now` (seconds since the epoch), against which expiry is judged.
-pub async fn handle_at<S: KeyStore>(
+/// [`authorize`] at `now` (seconds since the epoch), against which expiry is judged.
+pub async fn authorize_at<S: KeyLookup>(
     store: &S,
-    event: Value,
+    event: &AuthorizerEvent,
     request_id: &str,
     now: i64,
-) -> Result<Value, AuthorizerError> {
+) -> Result<AuthorizerResponse, AuthorizerError> {
     overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(store, event, request_id, now)).await
 }
 
-async fn dispatch<S: KeyStore>(store: &S, event: Value, request_id: &str, now: i64) -> Result<Value, AuthorizerError> {
-    let result = if event.get("version").and_then(Value::as_str) == Some("2.0") {
-        let event: ApiGatewayV2CustomAuthorizerV2Request =
-            serde_json::from_value(event).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;
-        http_api(store, &event.headers, now).await.and_then(to_value)
-    } else {
-        let event: ApiGatewayCustomAuthorizerRequestTypeRequest =
-            serde_json::from_value(event).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;
-        rest_api(store, &event, now).await.and_then(to_value)
+/// [`authorize`] over an event and an answer as JSON values: for callers still written against
+/// the untyped API (tests/gateway.rs). New code decodes with [`AuthorizerEvent::from_slice`]
+/// and asks the [`AuthorizerResponse`].
+pub async fn handle<S: KeyLookup>(store: &S, event: Value, request_id: &str) -> Result<Value, AuthorizerError> {
+    let event: AuthorizerEvent = serde_json::from_value(event).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;
+    // Boxed: this wrapper's callers nest it in large test futures (rustc's layout-depth limit).
+    let answer = Box::pin(authorize(store, &event, request_id)).await?;
+    serde_json::to_value(answer).map_err(|e| AuthorizerError::Store(Error::Internal(e.to_string())))
+}
+
+/// One invocation as the Lambda runtime hands it over: the payload's JSON text, decoded here so an
+/// event of neither shape is the function's `BadEvent` error (API Gateway answers 5xx).
+pub async fn invoke<S: KeyLookup>(
+    store: &S,
+    payload: &serde_json::value::RawValue,
+    request_id: &str,
+) -> Result<AuthorizerResponse, AuthorizerError> {
+    let event =
+        AuthorizerEvent::from_slice(payload.get().as_bytes()).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;
+    authorize(store, &event, request_id).await
+}
+
+async fn dispatch<S: KeyLookup>(
+    store: &S,
+    event: &AuthorizerEvent,
+    request_id: &str,
+    now: i64,
+) -> Result<AuthorizerResponse, AuthorizerError> {
+    let result = match event {
+        AuthorizerEvent::Rest(event) => rest_api(store, event, now).await.map(AuthorizerResponse::Rest),
+        AuthorizerEvent::HttpApi(event) => http_api(store, &event.headers, now).await.map(AuthorizerResponse::HttpApi),
     };
     if let Err(err) = &result {
         tracing::error!(request_id, error = %err, "authorizer failed closed");
@@ -82,7 +238,7 @@ async fn dispatch<S: KeyStore>(store: &S, event: Value, request_id: &str, now: i
 }
 
 /// The REST API's IAM-policy answer.
-pub async fn rest_api<S: KeyStore>(
+pub async fn rest_api<S: KeyLookup>(
     store: &S,
     event: &ApiGatewayCustomAuthorizerRequestTypeRequest,
     now: i64,
@@ -115,7 +271,7 @@ pub async fn rest_api<S: KeyStore>(
 }
 
 /// The HTTP API's (payload 2.0) simple answer.
-pub async fn http_api<S: KeyStore>(
+pub async fn http_api<S: KeyLookup>(
     store: &S,
     headers: &HeaderMap,
     now: i64,
@@ -128,14 +284,16 @@ pub async fn http_api<S: KeyStore>(
 }
 
 /// `Ok(Ok(key))` allow, `Ok(Err(e))` deny with a client error, `Err` fail closed.
-async fn decide<S: KeyStore>(
+async fn decide<S: KeyLookup>(
     store: &S,
     headers: &HeaderMap,
     now: i64,
 ) -> Result<Result<KeyRecord, Error>, AuthorizerError> {
     match service::authenticate_at(store, headers, now).await {
         Ok(key) => {
-            tracing::info!(org_id = %key.org_id, key_id = %key.key_id, "allow");
+            // Every allowed request is in API Gateway's access log already (orgId, keyId): a line
+            // of our own at info would format and write the same ids again on the hot path.
+            tracing::debug!(org_id = %key.org_id, key_id = %key.key_id, "allow");
             Ok(Ok(key))
         }
         Err(err) if err.is_server_error() => Err(AuthorizerError::Store(err)),
@@ -178,10 +336,6 @@ pub fn stage_arn(method_arn: &str) -> Option<String> {
         return None;
     }
     Some(format!("{prefix}:{api}/{stage}/*"))
-}
-
-fn to_value(response: impl Serialize) -> Result<Value, AuthorizerError> {
-    serde_json::to_value(response).map_err(|e| AuthorizerError::Store(Error::Internal(e.to_string())))
 }
 
 impl From<AuthorizerError> for lambda_runtime::Diagnostic {
@@ -228,6 +382,94 @@ mod tests {
     use overten::store::FixedStore;
     use proptest::prelude::*;
 
+    /// The bytes API Gateway reads, as AWS documents them: the REST API's `principalId`,
+    /// `policyDocument` and `context`; the HTTP API's `isAuthorized` and `context`. And what
+    /// `is_allowed` says about each.
+    #[test]
+    fn the_wire_format_and_is_allowed_agree() {
+        let store = FixedStore::empty();
+        let live = overten::ApiKey::generate();
+        let known = FixedStore::with_keys(vec![(live.hash(), overten::store::sample_record("key_live", false))]);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let mut with_key = serde_json::Map::new();
+        with_key.insert("x-api-key".into(), live.expose_secret().into());
+        let allow = runtime.block_on(answer(&known, &event(false, with_key.clone()))).unwrap();
+        assert!(allow.is_allowed());
+        assert_eq!(allow.principal_id(), Some("key_live"));
+        assert_eq!(
+            serde_json::to_string(&allow).unwrap(),
+            concat!(
+                r#"{"principalId":"key_live","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":["execute-api:Invoke"],"#,
+                r#""Effect":"Allow","Resource":["arn:aws:execute-api:us-east-1:123456789012:abc/prod/*"]}]},"#,
+                r#""context":{"org_id":"org_1","key_id":"key_live"},"usageIdentifierKey":null}"#
+            )
+        );
+        let deny = runtime.block_on(answer(&store, &event(false, serde_json::Map::new()))).unwrap();
+        assert!(!deny.is_allowed());
+        assert_eq!(deny.principal_id(), Some("anonymous"));
+        let wire = serde_json::to_value(&deny).unwrap();
+        assert_eq!(wire["policyDocument"]["Statement"][0]["Effect"], "Deny");
+        assert_eq!(wire["context"]["error_code"], "missing_api_key");
+
+        let allow = runtime.block_on(answer(&known, &event(true, with_key))).unwrap();
+        assert!(allow.is_allowed());
+        assert_eq!(allow.principal_id(), None);
+        assert_eq!(
+            serde_json::to_string(&allow).unwrap(),
+            r#"{"isAuthorized":true,"context":{"org_id":"org_1","key_id":"key_live"}}"#
+        );
+        let deny = runtime.block_on(answer(&store, &event(true, serde_json::Map::new()))).unwrap();
+        assert!(!deny.is_allowed());
+        assert_eq!(serde_json::to_value(&deny).unwrap()["isAuthorized"], false);
+
+        // A REST policy allows only if it has statements and every one is an Allow.
+        let AuthorizerResponse::Rest(mut rest) = runtime
+            .block_on(answer(
+                &known,
+                &event(false, {
+                    let mut h = serde_json::Map::new();
+                    h.insert("x-api-key".into(), live.expose_secret().into());
+                    h
+                }),
+            ))
+            .unwrap()
+        else {
+            panic!("a REST event gets the REST answer")
+        };
+        let mut deny_too = rest.policy_document.statement[0].clone();
+        deny_too.effect = IamPolicyEffect::Deny;
+        rest.policy_document.statement.push(deny_too);
+        assert!(!AuthorizerResponse::Rest(rest.clone()).is_allowed(), "an explicit Deny wins");
+        rest.policy_document.statement.clear();
+        assert!(!AuthorizerResponse::Rest(rest).is_allowed(), "no statement, no Allow");
+    }
+
+    /// `"version": "2.0"` and only that reads the event as the HTTP API's; the peek builds
+    /// nothing else and any other `version` is a REST event, as before.
+    #[test]
+    fn the_event_shape_is_chosen_by_version() {
+        let decode = |v: Value| AuthorizerEvent::from_slice(&serde_json::to_vec(&v).unwrap());
+        let v2 = event(true, serde_json::Map::new());
+        assert!(matches!(decode(v2.clone()), Ok(AuthorizerEvent::HttpApi(_))));
+        for version in [Value::Null, serde_json::json!("1.0"), serde_json::json!(2), serde_json::json!({"a": [1]})] {
+            let mut e = event(false, serde_json::Map::new());
+            e["version"] = version.clone();
+            assert!(matches!(decode(e), Ok(AuthorizerEvent::Rest(_))), "{version}");
+        }
+        let rest = event(false, serde_json::Map::new());
+        assert!(matches!(decode(rest.clone()), Ok(AuthorizerEvent::Rest(_))));
+        assert!(decode(serde_json::json!([1, 2])).is_err());
+        assert!(decode(serde_json::json!({"headers": 5})).is_err());
+        // The same through serde (the local gateway and tests decode from values).
+        assert!(matches!(serde_json::from_value::<AuthorizerEvent>(v2), Ok(AuthorizerEvent::HttpApi(_))));
+        assert!(matches!(serde_json::from_value::<AuthorizerEvent>(rest), Ok(AuthorizerEvent::Rest(_))));
+    }
+
+    /// The production path: the event's JSON text through [`invoke`].
+    async fn answer<S: KeyLookup>(store: &S, event: &Value) -> Result<AuthorizerResponse, AuthorizerError> {
+        invoke(store, &serde_json::value::to_raw_value(event).unwrap(), "test").await
+    }
+
     /// A REST or HTTP API event for `GET /v1/runs` with `headers`.
     fn event(http_api: bool, headers: serde_json::Map<String, Value>) -> Value {
         if http_api {
@@ -260,24 +502,31 @@ mod tests {
                     if let Some(key) = key {
                         headers.insert("x-api-key".into(), key.into());
                     }
-                    let answer = runtime.block_on(handle(&store, event(http_api, headers), "ua")).unwrap();
-                    let context = &answer["context"];
-                    assert_eq!(context["user_agent"], logged, "{agent:?}: {answer}");
+                    let answer = runtime.block_on(answer(&store, &event(http_api, headers))).unwrap();
+                    let context = answer.context();
+                    assert_eq!(context.user_agent.as_deref(), Some(logged), "{agent:?}: {answer:?}");
                     if key.is_some() {
-                        let expected =
-                            serde_json::json!({"org_id": "org_1", "key_id": "key_live", "user_agent": logged});
+                        let expected = AuthContext {
+                            org_id: Some("org_1".into()),
+                            key_id: Some("key_live".into()),
+                            user_agent: Some(logged.into()),
+                            ..Default::default()
+                        };
                         assert_eq!(context, &expected, "the billing ids and the user agent, nothing else");
                     } else {
-                        assert_eq!(context["error_code"], "missing_api_key");
+                        assert_eq!(context.error_code.as_deref(), Some("missing_api_key"));
                     }
                 }
             }
             let mut headers = serde_json::Map::new();
             headers.insert("x-api-key".into(), live.expose_secret().into());
-            let answer = runtime.block_on(handle(&store, event(http_api, headers), "ua")).unwrap();
-            assert_eq!(answer["context"], serde_json::json!({"org_id": "org_1", "key_id": "key_live"}));
-            let answer = runtime.block_on(handle(&store, event(http_api, serde_json::Map::new()), "ua")).unwrap();
-            assert!(answer["context"].get("user_agent").is_none(), "{answer}");
+            let allowed = runtime.block_on(answer(&store, &event(http_api, headers))).unwrap();
+            let wire = serde_json::to_value(&allowed).unwrap();
+            assert_eq!(wire["context"], serde_json::json!({"org_id": "org_1", "key_id": "key_live"}));
+            let denied = runtime.block_on(answer(&store, &event(http_api, serde_json::Map::new()))).unwrap();
+            assert_eq!(denied.context().user_agent, None, "{denied:?}");
+            let wire = serde_json::to_value(&denied).unwrap();
+            assert!(wire["context"].get("user_agent").is_none(), "{wire}");
         }
     }
 
@@ -310,9 +559,8 @@ mod tests {
         #[test]
         fn arbitrary_events_never_allow(event in arbitrary_json()) {
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            if let Ok(answer) = runtime.block_on(handle(&FixedStore::empty(), event, "prop")) {
-                prop_assert!(answer["isAuthorized"] != true);
-                prop_assert!(answer["policyDocument"]["Statement"][0]["Effect"] != "Allow");
+            if let Ok(answer) = runtime.block_on(answer(&FixedStore::empty(), &event)) {
+                prop_assert!(!answer.is_allowed(), "{:?}", answer);
             }
         }
     }
@@ -393,25 +641,21 @@ mod tests {
             };
             let counts = x_api_key.or(bearer);
             let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-            let answer = runtime.block_on(handle(&store, event, "prop"));
-            let allowed = match &answer {
-                Ok(a) => a["isAuthorized"] == true || a["policyDocument"]["Statement"][0]["Effect"] == "Allow",
-                Err(_) => false,
-            };
+            let answer = runtime.block_on(answer(&store, &event));
+            let allowed = answer.as_ref().is_ok_and(AuthorizerResponse::is_allowed);
             prop_assert_eq!(allowed, !failing && counts == Some(Credential::Live), "{:?}", answer);
             if let Ok(a) = &answer {
-                let context = &a["context"];
+                let context = a.context();
                 if allowed {
                     // What downstream services bill by, and nothing else.
-                    prop_assert_eq!(&context["key_id"], "key_live");
-                    prop_assert_eq!(&context["org_id"], "org_1");
-                    prop_assert!(context.get("error_code").is_none());
+                    prop_assert_eq!(context.key_id.as_deref(), Some("key_live"));
+                    prop_assert_eq!(context.org_id.as_deref(), Some("org_1"));
+                    prop_assert!(context.error_code.is_none());
                 } else {
-                    prop_assert!(context.get("org_id").is_none() && context.get("key_id").is_none());
-                    let code = context["error_code"].as_str().unwrap_or_default();
+                    prop_assert!(context.org_id.is_none() && context.key_id.is_none());
                     let expected = if counts.is_none() { "missing_api_key" } else { "invalid_api_key" };
-                    prop_assert_eq!(code, expected);
-                    prop_assert!(context["error_message"].as_str().is_some_and(|m| !m.is_empty()));
+                    prop_assert_eq!(context.error_code.as_deref(), Some(expected));
+                    prop_assert!(context.error_message.as_deref().is_some_and(|m| !m.is_empty()));
                 }
             }
             // Errors (API Gateway's 5xx) happen only when the store failed on a well-formed key.

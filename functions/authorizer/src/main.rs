@@ -3,15 +3,16 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     overten::logging::init();
     let store = overten::store_from_env(overten::config::DynamoTimeouts::HOT_PATH).await?;
     let store = &store;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        authorizer::handle(store, event.payload, &event.context.request_id).await
+    // The payload's JSON text, decoded by the handler straight into its typed event.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        authorizer::invoke(store, &event.payload, &event.context.request_id).await
     }))
     .await
 }

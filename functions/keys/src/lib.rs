@@ -7,15 +7,15 @@ use overten::audit::Actor;
 use overten::http::{body, caller_uid, empty_response, finish, json_response, query, request_id, segments};
 use overten::requests::{CreateKeyRequest, RenameKeyRequest, RollKeyRequest, parse_events_query, parse_list_query};
 use overten::service;
-use overten::store::KeyStore;
+use overten::store::{KeyLifecycle, Membership};
 
 pub use overten::http::App;
 
-pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
+pub async fn handle<S: KeyLifecycle + Membership>(app: &App<S>, req: Request) -> Response<Body> {
     overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(app, req)).await
 }
 
-async fn dispatch<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
+async fn dispatch<S: KeyLifecycle + Membership>(app: &App<S>, req: Request) -> Response<Body> {
     let request_id = request_id(&req);
     let segments = segments(&req);
     let (route, result) = match (req.method().as_str(), segments.as_slice()) {
@@ -47,7 +47,11 @@ async fn dispatch<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
     app.cors(finish(&request_id, route, result, org_id))
 }
 
-async fn create<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Result<Response<Body>, Error> {
+async fn create<S: KeyLifecycle + Membership>(
+    app: &App<S>,
+    req: &Request,
+    org_id: &str,
+) -> Result<Response<Body>, Error> {
     let uid = caller_uid(&app.verifier, req).await?;
     let audit = app.audit(req, Actor::user(&uid));
     let request = CreateKeyRequest::parse(body(req)?, audit.at)?;
@@ -55,7 +59,11 @@ async fn create<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Resul
     Ok(json_response(201, &created))
 }
 
-async fn list<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Result<Response<Body>, Error> {
+async fn list<S: KeyLifecycle + Membership>(
+    app: &App<S>,
+    req: &Request,
+    org_id: &str,
+) -> Result<Response<Body>, Error> {
     let uid = caller_uid(&app.verifier, req).await?;
     let params = query(req);
     let query = parse_list_query(params.iter())?;
@@ -63,13 +71,23 @@ async fn list<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Result<
     Ok(json_response(200, &page))
 }
 
-async fn revoke<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str, key_id: &str) -> Result<Response<Body>, Error> {
+async fn revoke<S: KeyLifecycle + Membership>(
+    app: &App<S>,
+    req: &Request,
+    org_id: &str,
+    key_id: &str,
+) -> Result<Response<Body>, Error> {
     let uid = caller_uid(&app.verifier, req).await?;
     service::revoke_key(&app.store, org_id, key_id, &app.audit(req, Actor::user(&uid))).await?;
     Ok(empty_response(204))
 }
 
-async fn rename<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str, key_id: &str) -> Result<Response<Body>, Error> {
+async fn rename<S: KeyLifecycle + Membership>(
+    app: &App<S>,
+    req: &Request,
+    org_id: &str,
+    key_id: &str,
+) -> Result<Response<Body>, Error> {
     let uid = caller_uid(&app.verifier, req).await?;
     let request = RenameKeyRequest::parse(body(req)?)?;
     let audit = app.audit(req, Actor::user(&uid));
@@ -77,7 +95,12 @@ async fn rename<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str, key_id: 
     Ok(json_response(200, &key))
 }
 
-async fn roll<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str, key_id: &str) -> Result<Response<Body>, Error> {
+async fn roll<S: KeyLifecycle + Membership>(
+    app: &App<S>,
+    req: &Request,
+    org_id: &str,
+    key_id: &str,
+) -> Result<Response<Body>, Error> {
     let uid = caller_uid(&app.verifier, req).await?;
     let audit = app.audit(req, Actor::user(&uid));
     let request = RollKeyRequest::parse(body(req)?, audit.at)?;
@@ -85,7 +108,11 @@ async fn roll<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str, key_id: &s
     Ok(json_response(201, &rolled))
 }
 
-async fn events<S: KeyStore>(app: &App<S>, req: &Request, org_id: &str) -> Result<Response<Body>, Error> {
+async fn events<S: KeyLifecycle + Membership>(
+    app: &App<S>,
+    req: &Request,
+    org_id: &str,
+) -> Result<Response<Body>, Error> {
     let uid = caller_uid(&app.verifier, req).await?;
     let params = query(req);
     let query = parse_events_query(params.iter())?;

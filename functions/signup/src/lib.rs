@@ -7,15 +7,15 @@ use overten::audit::Actor;
 use overten::http::{body, caller_uid, finish, json_response, request_id, segments};
 use overten::requests::SignupRequest;
 use overten::service;
-use overten::store::KeyStore;
+use overten::store::Orgs;
 
 pub use overten::http::App;
 
-pub async fn handle<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
+pub async fn handle<S: Orgs>(app: &App<S>, req: Request) -> Response<Body> {
     overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(app, req)).await
 }
 
-async fn dispatch<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
+async fn dispatch<S: Orgs>(app: &App<S>, req: Request) -> Response<Body> {
     let request_id = request_id(&req);
     let result = match (req.method().as_str(), segments(&req).as_slice()) {
         ("POST", ["signup"]) => signup(app, &req).await,
@@ -26,7 +26,7 @@ async fn dispatch<S: KeyStore>(app: &App<S>, req: Request) -> Response<Body> {
     app.cors(finish(&request_id, "POST /signup", result.map(|(r, _)| r), org_id.as_deref()))
 }
 
-async fn signup<S: KeyStore>(app: &App<S>, req: &Request) -> Result<(Response<Body>, String), Error> {
+async fn signup<S: Orgs>(app: &App<S>, req: &Request) -> Result<(Response<Body>, String), Error> {
     let uid = caller_uid(&app.verifier, req).await?;
     let request = SignupRequest::parse(body(req)?)?;
     let audit = app.audit(req, Actor::user(&uid));

@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use overten::Error;
 use overten::http::{error_response, json_response, log_request, request_id, segments};
 use overten::service;
-use overten::store::KeyStore;
+use overten::store::KeyLookup;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -16,16 +16,16 @@ struct Verified<'a> {
     expires_at: Option<String>,
 }
 
-pub async fn handle<S: KeyStore>(store: &S, req: Request) -> Response<Body> {
+pub async fn handle<S: KeyLookup>(store: &S, req: Request) -> Response<Body> {
     handle_at(store, req, overten::clock::now_secs()).await
 }
 
 /// [`handle`] at `now` (seconds since the epoch), against which expiry is judged.
-pub async fn handle_at<S: KeyStore>(store: &S, req: Request, now: i64) -> Response<Body> {
+pub async fn handle_at<S: KeyLookup>(store: &S, req: Request, now: i64) -> Response<Body> {
     overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(store, req, now)).await
 }
 
-async fn dispatch<S: KeyStore>(store: &S, req: Request, now: i64) -> Response<Body> {
+async fn dispatch<S: KeyLookup>(store: &S, req: Request, now: i64) -> Response<Body> {
     let request_id = request_id(&req);
     let result = match (req.method().as_str(), segments(&req).as_slice()) {
         ("GET", ["verify"]) => service::authenticate_at(store, req.headers(), now).await,

@@ -305,11 +305,15 @@ impl Gateway {
         let method_arn = event["methodArn"].as_str().unwrap_or_default().to_owned();
         let started = Instant::now();
         let timeout = Duration::from_secs(self.template.authorizer_timeout_secs);
-        let answer = tokio::time::timeout(timeout, authorizer::handle(&self.hot_store, event, request_id)).await;
+        // The event's JSON text, as Lambda hands it to the function.
+        let payload = serde_json::value::to_raw_value(&event).map_err(|_| "AUTHORIZER_CONFIGURATION_ERROR")?;
+        let answer =
+            tokio::time::timeout(timeout, Box::pin(authorizer::invoke(&self.hot_store, &payload, request_id))).await;
         context.set("authorizer.latency", started.elapsed().as_millis().to_string());
         // A function error or timeout: API Gateway could not get a decision.
         let Ok(Ok(answer)) = answer else { return Err("AUTHORIZER_CONFIGURATION_ERROR") };
-        let mut authorizer_context = answer["context"].clone();
+        let mut authorizer_context =
+            serde_json::to_value(answer.context()).map_err(|_| "AUTHORIZER_CONFIGURATION_ERROR")?;
         // `$context.authorizer.<key>`, on Allow and on Deny: each value stringified and, as API
         // Gateway does, inserted raw wherever a template names it (the access log's `userAgent`
         // is safe because the authorizer escaped it, not because we do).
@@ -320,7 +324,7 @@ impl Gateway {
         }
         match policy::evaluate(&answer, &method_arn) {
             Decision::Allow => {
-                authorizer_context["principalId"] = answer["principalId"].clone();
+                authorizer_context["principalId"] = answer.principal_id().into();
                 Ok(authorizer_context)
             }
             Decision::ExplicitDeny | Decision::ImplicitDeny => Err("ACCESS_DENIED"),

@@ -1,49 +1,40 @@
 //! How API Gateway reads a REST authorizer's answer: an explicit `Deny` matching the method ARN
 //! wins, then a matching `Allow`; no matching statement is an implicit deny. Both denials are
-//! the `ACCESS_DENIED` gateway response. An answer without a policy is the authorizer's failure.
+//! the `ACCESS_DENIED` gateway response. An answer without a principal, or not a REST policy at
+//! all, is the authorizer's failure.
 
-use serde_json::Value;
+use authorizer::{AuthorizerResponse, IamPolicyEffect};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     Allow,
     ExplicitDeny,
     ImplicitDeny,
-    /// Not an authorizer answer API Gateway can use (no principal or policy).
+    /// Not an authorizer answer a REST API can use (no principal, or the HTTP API's simple
+    /// response).
     Malformed,
 }
 
-pub fn evaluate(answer: &Value, method_arn: &str) -> Decision {
-    let Some(statements) = answer["policyDocument"]["Statement"].as_array() else { return Decision::Malformed };
-    if !answer["principalId"].is_string() {
+pub fn evaluate(answer: &AuthorizerResponse, method_arn: &str) -> Decision {
+    let AuthorizerResponse::Rest(answer) = answer else { return Decision::Malformed };
+    if answer.principal_id.is_none() {
         return Decision::Malformed;
     }
-    let matching = |effect: &str| {
+    let statements = &answer.policy_document.statement;
+    let matching = |effect: IamPolicyEffect| {
         statements.iter().any(|s| {
-            s["Effect"] == effect
-                && actions(&s["Action"]).iter().any(|a| *a == "execute-api:Invoke" || *a == "*")
-                && resources(&s["Resource"]).iter().any(|r| arn_matches(r, method_arn))
+            s.effect == effect
+                && s.action.iter().any(|a| a == "execute-api:Invoke" || a == "*")
+                && s.resource.iter().any(|r| arn_matches(r, method_arn))
         })
     };
-    if matching("Deny") {
+    if matching(IamPolicyEffect::Deny) {
         Decision::ExplicitDeny
-    } else if matching("Allow") {
+    } else if matching(IamPolicyEffect::Allow) {
         Decision::Allow
     } else {
         Decision::ImplicitDeny
     }
-}
-
-fn actions(v: &Value) -> Vec<&str> {
-    match v {
-        Value::String(s) => vec![s.as_str()],
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn resources(v: &Value) -> Vec<&str> {
-    actions(v)
 }
 
 /// IAM resource matching: `*` matches any run of characters, `?` any one.
@@ -63,7 +54,7 @@ pub fn arn_matches(pattern: &str, arn: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:local/local/GET/v1/whoami";
 
@@ -72,29 +63,35 @@ mod tests {
             "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": [resource]}]}})
     }
 
+    /// An answer as API Gateway reads it from the function's JSON.
+    fn rest(answer: Value) -> AuthorizerResponse {
+        AuthorizerResponse::Rest(serde_json::from_value(answer).unwrap())
+    }
+
     #[test]
     fn decisions() {
         let stage = "arn:aws:execute-api:us-east-1:123456789012:local/local/*";
-        assert_eq!(evaluate(&answer("Allow", stage), ARN), Decision::Allow);
-        assert_eq!(evaluate(&answer("Deny", stage), ARN), Decision::ExplicitDeny);
+        assert_eq!(evaluate(&rest(answer("Allow", stage)), ARN), Decision::Allow);
+        assert_eq!(evaluate(&rest(answer("Deny", stage)), ARN), Decision::ExplicitDeny);
         let other = "arn:aws:execute-api:us-east-1:123456789012:local/prod/*";
-        assert_eq!(evaluate(&answer("Allow", other), ARN), Decision::ImplicitDeny);
-        assert_eq!(evaluate(&json!({"principalId": "p"}), ARN), Decision::Malformed);
-        assert_eq!(evaluate(&json!({"policyDocument": {"Statement": []}}), ARN), Decision::Malformed);
+        assert_eq!(evaluate(&rest(answer("Allow", other)), ARN), Decision::ImplicitDeny);
+        assert_eq!(evaluate(&rest(json!({"policyDocument": {"Statement": []}})), ARN), Decision::Malformed);
+        let simple = AuthorizerResponse::HttpApi(serde_json::from_value(json!({"isAuthorized": true})).unwrap());
+        assert_eq!(evaluate(&simple, ARN), Decision::Malformed, "not a REST API answer");
         let mut both = answer("Allow", "*");
         both["policyDocument"]["Statement"].as_array_mut().unwrap().push(json!({
             "Action": ["execute-api:Invoke"], "Effect": "Deny", "Resource": ARN}));
-        assert_eq!(evaluate(&both, ARN), Decision::ExplicitDeny, "an explicit Deny wins");
+        assert_eq!(evaluate(&rest(both), ARN), Decision::ExplicitDeny, "an explicit Deny wins");
     }
 
     #[test]
     fn only_the_invoke_action_counts() {
         let mut other_action = answer("Allow", "*");
         other_action["policyDocument"]["Statement"][0]["Action"] = json!("s3:GetObject");
-        assert_eq!(evaluate(&other_action, ARN), Decision::ImplicitDeny);
+        assert_eq!(evaluate(&rest(other_action), ARN), Decision::ImplicitDeny);
         let mut any_action = answer("Allow", "*");
         any_action["policyDocument"]["Statement"][0]["Action"] = json!(["*"]);
-        assert_eq!(evaluate(&any_action, ARN), Decision::Allow);
+        assert_eq!(evaluate(&rest(any_action), ARN), Decision::Allow);
     }
 
     #[test]

@@ -95,7 +95,7 @@ fn summary(id: &str, name: &str) -> KeySummary {
     }
 }
 
-impl KeyStore for Recorder {
+impl KeyLookup for Recorder {
     async fn find_key(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, Error> {
         self.log("find_key".into());
         Ok(self.keys.iter().find(|(h, _)| h == hash).map(|(_, record)| record.clone()))
@@ -112,6 +112,16 @@ impl KeyStore for Recorder {
     async fn find_keys(&self, _: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
         unreachable!("not an operation of service.rs")
     }
+}
+
+impl Membership for Recorder {
+    async fn is_member(&self, org_id: &str, uid: &str) -> Result<bool, Error> {
+        self.log(format!("is_member {org_id} {uid}"));
+        Ok(self.members.contains(&(org_id.to_owned(), uid.to_owned())))
+    }
+}
+
+impl Orgs for Recorder {
     async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey, audit: &Audit) -> Result<(), Error> {
         self.log(format!("create_org_with_key {} {}", org.owner_uid, audit.request_id));
         self.new_orgs.lock().unwrap().push(org.clone());
@@ -127,10 +137,9 @@ impl KeyStore for Recorder {
     async fn create_org(&self, _: &NewOrg) -> Result<(), Error> {
         unreachable!("not an operation of service.rs")
     }
-    async fn is_member(&self, org_id: &str, uid: &str) -> Result<bool, Error> {
-        self.log(format!("is_member {org_id} {uid}"));
-        Ok(self.members.contains(&(org_id.to_owned(), uid.to_owned())))
-    }
+}
+
+impl KeyLifecycle for Recorder {
     async fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
         self.log(format!("create_key {org_id} {}", audit.request_id));
         self.new_keys.lock().unwrap().push(key.clone());

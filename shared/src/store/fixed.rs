@@ -1,11 +1,10 @@
-//! A store with fixed answers, for unit tests, property tests, fuzzing and benchmarks of code
-//! above the store (feature `testing`): no key, one answer for every hash, a set of keys by hash,
-//! or failing reads; every write is an error. Nothing that claims to test the store uses it: those tests run on
-//! DynamoDB Local.
+//! A key lookup with fixed answers, for unit tests, property tests, fuzzing and benchmarks of the
+//! hot path above the store (feature `testing`): no key, one answer for every hash, a set of keys
+//! by hash, or failing reads. It implements [`KeyLookup`] only: nothing else of the store is asked
+//! of it. Nothing that claims to test the store uses it: those tests run on DynamoDB Local.
 
-use super::{KeyPage, KeyRecord, KeyStore, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
+use super::{KeyLookup, KeyRecord};
 use crate::api_key::KeyHash;
-use crate::audit::{Audit, Change, EventPage, EventQuery};
 use crate::error::Error;
 
 pub struct FixedStore {
@@ -57,11 +56,7 @@ pub fn sample_record(key_id: &str, revoked: bool) -> KeyRecord {
     }
 }
 
-fn not_here() -> Error {
-    Error::Internal("FixedStore answers key lookups only".into())
-}
-
-impl KeyStore for FixedStore {
+impl KeyLookup for FixedStore {
     async fn find_key(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, Error> {
         if self.failing {
             return Err(Error::Unavailable("FixedStore is failing (test)".into()));
@@ -78,35 +73,5 @@ impl KeyStore for FixedStore {
             found.push(self.find_key(hash).await?);
         }
         Ok(found)
-    }
-    async fn create_org_with_key(&self, _: &NewOrg, _: &NewKey, _: &Audit) -> Result<(), Error> {
-        Err(not_here())
-    }
-    async fn enable_api(&self, _: &str, _: &str, _: &NewKey, _: &Audit) -> Result<(), Error> {
-        Err(not_here())
-    }
-    async fn create_org(&self, _: &NewOrg) -> Result<(), Error> {
-        Err(not_here())
-    }
-    async fn is_member(&self, _: &str, _: &str) -> Result<bool, Error> {
-        Err(not_here())
-    }
-    async fn create_key(&self, _: &str, _: &NewKey, _: &Audit) -> Result<(), Error> {
-        Err(not_here())
-    }
-    async fn list_keys(&self, _: &str, _: &ListQuery, _: i64) -> Result<KeyPage, Error> {
-        Err(not_here())
-    }
-    async fn revoke_key(&self, _: &str, _: &str, _: &Change, _: &Audit) -> Result<bool, Error> {
-        Err(not_here())
-    }
-    async fn roll_key(&self, _: &str, _: &str, _: &NewKey, _: bool, _: i64, _: &Audit) -> Result<Rolled, Error> {
-        Err(not_here())
-    }
-    async fn rename_key(&self, _: &str, _: &str, _: &str, _: &Audit) -> Result<KeySummary, Error> {
-        Err(not_here())
-    }
-    async fn list_events(&self, _: &str, _: &EventQuery) -> Result<EventPage, Error> {
-        Err(not_here())
     }
 }

@@ -88,3 +88,39 @@ fn event(item: &Item) -> Result<Event, Error> {
         data,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::store;
+    use super::*;
+
+    #[test]
+    fn an_event_is_one_put_of_its_change_and_reads_back_the_same() {
+        let store = store();
+        let audit = Audit::at_millis(Actor::user("uid_1"), "req-9", 1_800_000_000_123)
+            .with_origin(Some("198.51.100.7"), Some("curl/8"));
+        let change = Change::KeyRenamed { from: "a".into(), to: "b".into() };
+        let put = store.event_put("org_1", Some("key_1"), &change, &audit).unwrap();
+        let put = put.put().unwrap();
+        assert_eq!(put.condition_expression(), Some("attribute_not_exists(sk)"));
+        let item = put.item();
+        let id = item["id"].as_s().unwrap();
+        assert_eq!(item["sk"].as_s().unwrap(), &format!("EVENT#{id}"));
+        assert_eq!(&id[..12], &new_event_id(1_800_000_000_123)[..12], "the id's time is the change's instant");
+        assert_eq!(item["created_at"].as_s().unwrap(), "2027-01-15T08:00:00Z");
+        assert_eq!(item["ttl"].as_n().unwrap(), &expiry_of_event(1_800_000_000).to_string());
+        let read = event(item).unwrap();
+        assert_eq!((read.kind.as_str(), read.key_id.as_deref()), ("key.renamed", Some("key_1")));
+        assert_eq!(read.data, serde_json::json!({"from": "a", "to": "b"}));
+        assert_eq!((read.source_ip.as_deref(), read.user_agent.as_deref()), (Some("198.51.100.7"), Some("curl/8")));
+        assert_eq!((read.actor.kind, read.actor.id.as_deref()), (ActorType::User, Some("uid_1")));
+        // Without a key, IP or agent, those attributes are absent, not empty.
+        let put =
+            store.event_put("org_1", None, &Change::OrgCreated, &Audit::new(Actor::github_secret_scanning(), "r", 0));
+        let item = put.unwrap().put().unwrap().item().clone();
+        assert!(!item.contains_key("key_id") && !item.contains_key("source_ip") && !item.contains_key("actor_id"));
+        let mut unknown = item.clone();
+        unknown.insert("actor_type".into(), s("robot"));
+        assert!(event(&unknown).is_err());
+    }
+}

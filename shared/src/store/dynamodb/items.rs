@@ -132,3 +132,48 @@ pub(super) fn counts(item: &Item) -> bool {
 pub(super) fn grace_counted(item: &Item) -> bool {
     item.contains_key(RELEASED) && item.contains_key(GRACE_COUNTED)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::active_item;
+    use super::*;
+
+    #[test]
+    fn sort_keys_and_puts_are_what_the_tables_hold() {
+        assert_eq!((key_sk("key_1"), revoked_sk("key_1")), ("KEY#key_1".to_owned(), "REVOKED#key_1".to_owned()));
+        assert_eq!(
+            (member_sk("u"), event_sk("evt_1"), user_pk("u")),
+            ("MEMBER#u".into(), "EVENT#evt_1".into(), "USER#u".into())
+        );
+        let item = put("t", Item::from([("a".to_owned(), s("b"))]), "attribute_not_exists(a)").unwrap();
+        let item = item.put().unwrap();
+        assert_eq!((item.table_name(), item.condition_expression()), ("t", Some("attribute_not_exists(a)")));
+    }
+
+    #[test]
+    fn records_and_summaries_read_back_what_was_written() {
+        let mut item = active_item("key_1", "ci");
+        assert!(counts(&item) && !grace_counted(&item));
+        let summary = key_summary(&item, Some(1_800_000_000), 1_800_000_000).unwrap();
+        assert_eq!(
+            (summary.status, summary.expires_at.as_deref()),
+            (KeyStatus::Expiring, Some("2030-03-17T17:46:40Z"))
+        );
+        assert_eq!(summary.last_used_at.as_deref(), Some("2027-01-15T08:00:00Z"));
+        assert_eq!(summary.revoked_reason, None);
+        item.insert("revoked_at".into(), s("2027-01-01T00:00:00Z"));
+        let summary = key_summary(&item, None, 1_800_000_000).unwrap();
+        assert_eq!((summary.status, summary.revoked_reason.as_deref()), (KeyStatus::Revoked, Some("revoked")));
+        item.insert("revoked_reason".into(), s("leaked"));
+        assert_eq!(key_summary(&item, None, 0).unwrap().revoked_reason.as_deref(), Some("leaked"));
+        item.insert(RELEASED.into(), AttributeValue::Bool(true));
+        assert!(!counts(&item) && !grace_counted(&item), "released before the grace count");
+        item.insert(GRACE_COUNTED.into(), AttributeValue::Bool(true));
+        assert!(grace_counted(&item));
+        let record = key_record(&item).unwrap();
+        assert_eq!((record.org_id.as_str(), record.expires_at), ("org_1", Some(1_900_000_000)));
+        item.remove("prefix");
+        assert!(key_record(&item).is_err(), "a missing attribute is an internal error, not a guess");
+        assert_eq!(get_n(&Item::from([("x".to_owned(), s("1"))]), "x"), None, "a string is not a number");
+    }
+}

@@ -87,6 +87,11 @@ impl Transaction {
         &self.items
     }
 
+    #[cfg(test)]
+    pub(super) fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
     /// The cancellation of this transaction, read by step.
     pub(super) fn cancelled(&self, reasons: Vec<CancellationReason>) -> Cancelled {
         Cancelled { reasons, steps: self.steps.clone() }
@@ -101,6 +106,20 @@ pub(super) struct Cancelled {
 }
 
 impl Cancelled {
+    /// Tests: a transaction of `steps` cancelled because `failed`'s condition failed, as DynamoDB
+    /// reports it (`None` for the others), with `old` as the failed item's old value.
+    #[cfg(test)]
+    pub(super) fn of(steps: &[Step], failed: Step, old: Option<Item>) -> Self {
+        let reasons = steps
+            .iter()
+            .map(|step| match step == &failed {
+                true => CancellationReason::builder().code("ConditionalCheckFailed").set_item(old.clone()).build(),
+                false => CancellationReason::builder().code("None").build(),
+            })
+            .collect();
+        Cancelled { reasons, steps: steps.to_vec() }
+    }
+
     fn failed_reasons(&self, step: Step) -> impl Iterator<Item = &CancellationReason> {
         self.steps
             .iter()

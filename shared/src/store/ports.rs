@@ -1,0 +1,115 @@
+//! The ports: what callers need from storage, one small trait per capability. A function asks
+//! for the traits it uses (`S: KeyLookup` for the authorizer and `/verify`), so a test store or a
+//! wrapper implements what it observes and nothing else.
+
+use std::future::Future;
+
+use super::{KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
+use crate::api_key::KeyHash;
+use crate::audit::{Audit, Change, EventPage, EventQuery};
+use crate::error::Error;
+
+/// Keys by hash: the authorizer's and `/verify`'s one read and their `last_used_at` write, and
+/// secret scanning's batch read.
+pub trait KeyLookup: Send + Sync {
+    /// The hot path: one strongly consistent read by key hash.
+    fn find_key(&self, hash: &KeyHash) -> impl Future<Output = Result<Option<KeyRecord>, Error>> + Send;
+
+    /// Sets `last_used_at` to `now` unless another call did so less than a minute ago.
+    fn touch_key(&self, hash: &KeyHash, now: i64) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Many keys by hash, in the order given, in as few reads as DynamoDB allows (secret
+    /// scanning).
+    fn find_keys(&self, hashes: &[KeyHash]) -> impl Future<Output = Result<Vec<Option<KeyRecord>>, Error>> + Send;
+}
+
+/// Whether a person belongs to an org: the key routes' reads (listing, events) check it first;
+/// their writes check it inside their own transaction.
+pub trait Membership: Send + Sync {
+    /// Whether `uid` is a member of `org_id` (strongly consistent).
+    fn is_member(&self, org_id: &str, uid: &str) -> impl Future<Output = Result<bool, Error>> + Send;
+}
+
+/// Orgs and their owners: signup (a new org, or API access for a dashboard org) and the operator
+/// CLI's `org create`.
+pub trait Orgs: Send + Sync {
+    /// Signup with `org_name`: org, owner membership, first key, the owner's org count and the
+    /// `org.created` event in one transaction (`OrgLimitReached` past [`MAX_ORGS_PER_USER`](super::MAX_ORGS_PER_USER)).
+    fn create_org_with_key(
+        &self,
+        org: &NewOrg,
+        key: &NewKey,
+        audit: &Audit,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Signup with `existing_org_id`: turns API access on for an org the actor is a member of, with
+    /// its first key, webhook secret and `api.enabled` event, in one transaction (`OrgNotFound`,
+    /// `ApiAlreadyEnabled`).
+    fn enable_api(
+        &self,
+        org_id: &str,
+        webhook_secret: &str,
+        key: &NewKey,
+        audit: &Audit,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Creates an org the way the dashboard does: the org and its owner, no API access yet.
+    fn create_org(&self, org: &NewOrg) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// A key's life after its org exists: create, list, revoke, roll, rename, and the audit trail
+/// each change writes (the keys function; secret scanning revokes).
+pub trait KeyLifecycle: Send + Sync {
+    /// A new key (`OrgNotFound`, `ApiNotEnabled`, `KeyLimitReached`), atomically with the actor's
+    /// membership, the org's active-key count and the `key.created` event. Expired keys are moved
+    /// out of the count first when the limit is met.
+    fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// One page of an org's keys in creation order (strongly consistent), each with its status at
+    /// `now`; revoked and expired keys only with `include_revoked`.
+    fn list_keys(
+        &self,
+        org_id: &str,
+        query: &ListQuery,
+        now: i64,
+    ) -> impl Future<Output = Result<KeyPage, Error>> + Send;
+
+    /// Revokes a key of `org_id` with its event (`change` is `KeyRevoked` or `KeyLeaked`).
+    /// `Ok(true)` if this call revoked it, `Ok(false)` if it had already ended (no event then).
+    /// A `user` actor must be a member (`OrgNotFound`); `KeyNotFound` for a key not in the org.
+    fn revoke_key(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        change: &Change,
+        audit: &Audit,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// Rolls a key: `new` is created and the old key's end scheduled at `audit.at +
+    /// grace_seconds` (or its own earlier expiry; revoked at once with 0), with the `key.rolled`
+    /// event, in one transaction. With `keep_name` the new key takes the old key's name.
+    /// `KeyAlreadyRolled`, `KeyInactive`, `KeyNotFound`; `GraceLimitReached` when a roll with grace
+    /// would leave more than [`MAX_GRACE_KEYS`](super::MAX_GRACE_KEYS) keys in grace periods (expired ones are moved
+    /// out of the count first).
+    fn roll_key(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        new: &NewKey,
+        keep_name: bool,
+        grace_seconds: i64,
+        audit: &Audit,
+    ) -> impl Future<Output = Result<Rolled, Error>> + Send;
+
+    /// Renames a key (live or ended) with its `key.renamed` event; the same name writes nothing.
+    fn rename_key(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        name: &str,
+        audit: &Audit,
+    ) -> impl Future<Output = Result<KeySummary, Error>> + Send;
+
+    /// One page of an org's audit events, newest first.
+    fn list_events(&self, org_id: &str, query: &EventQuery) -> impl Future<Output = Result<EventPage, Error>> + Send;
+}
