@@ -12,7 +12,7 @@ use local_gateway::{Gateway, Limits, LocalRequest};
 use overten::config::DynamoTimeouts;
 use overten::requests::SignupRequest;
 use overten::service::{self, TOUCH_BUDGET};
-use overten::store::{FixedStore, KeyLifecycle, ListQuery, MAX_ORGS_PER_USER, sample_record};
+use overten::store::{FixedStore, ListKeys, ListQuery, MAX_ORGS_PER_USER, RevokeKey, sample_record};
 use overten_tests::events::{body_json, rest_request};
 use overten_tests::own_dynamo::OwnDynamo;
 use overten_tests::touching::{Touch, TouchingStore};

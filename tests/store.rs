@@ -4,7 +4,9 @@ use overten::ApiKey;
 use overten::Error;
 use overten::clock::{now_secs, rfc3339};
 use overten::ids::{new_key_id, new_org_id, new_webhook_secret};
-use overten::store::{KeyLifecycle, KeyLookup, ListQuery, Membership, NewKey, NewOrg, Orgs};
+use overten::store::{
+    CreateKey, KeyLookup, ListKeys, ListQuery, Membership, NewKey, NewOrg, Orgs, RenameKey, RevokeKey, RollKey,
+};
 use overten_tests::{fresh_store, revoked, user};
 
 fn new_key(name: &str) -> (ApiKey, NewKey) {

@@ -13,7 +13,10 @@ use crate::error::Error;
 use crate::ids::{is_valid_key_id, is_valid_org_id, new_key_id, new_org_id, new_webhook_secret};
 use crate::requests::{CreateKeyRequest, RollKeyRequest, SignupRequest};
 use crate::store::TOUCH_INTERVAL_SECS;
-use crate::store::{KeyLifecycle, KeyLookup, KeyRecord, KeySummary, ListQuery, Membership, NewKey, NewOrg, Orgs};
+use crate::store::{
+    CreateKey, KeyLookup, KeyRecord, KeySummary, ListEvents, ListKeys, ListQuery, Membership, NewKey, NewOrg, Orgs,
+    RenameKey, RevokeKey, RollKey,
+};
 
 /// The public fields of a key.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -126,7 +129,7 @@ pub async fn signup<S: Orgs>(store: &S, audit: &Audit, request: SignupRequest) -
     Ok(SignupResponse { org_id, secret: key.expose_secret().to_owned(), webhook_secret, key: view(&record) })
 }
 
-pub async fn create_key<S: KeyLifecycle>(
+pub async fn create_key<S: CreateKey>(
     store: &S,
     org_id: &str,
     request: CreateKeyRequest,
@@ -140,7 +143,7 @@ pub async fn create_key<S: KeyLifecycle>(
     Ok(created(&key, record))
 }
 
-pub async fn list_keys<S: KeyLifecycle + Membership>(
+pub async fn list_keys<S: ListKeys + Membership>(
     store: &S,
     uid: &str,
     org_id: &str,
@@ -153,7 +156,7 @@ pub async fn list_keys<S: KeyLifecycle + Membership>(
 }
 
 /// A member's `DELETE` (reason `revoked`) or the operator CLI's (reason `operator`).
-pub async fn revoke_key<S: KeyLifecycle + Membership>(
+pub async fn revoke_key<S: RevokeKey + Membership>(
     store: &S,
     org_id: &str,
     key_id: &str,
@@ -167,7 +170,7 @@ pub async fn revoke_key<S: KeyLifecycle + Membership>(
     store.revoke_key(org_id, key_id, &Change::KeyRevoked { reason }, audit).await
 }
 
-pub async fn roll_key<S: KeyLifecycle + Membership>(
+pub async fn roll_key<S: RollKey + Membership>(
     store: &S,
     org_id: &str,
     key_id: &str,
@@ -186,7 +189,7 @@ pub async fn roll_key<S: KeyLifecycle + Membership>(
     })
 }
 
-pub async fn rename_key<S: KeyLifecycle + Membership>(
+pub async fn rename_key<S: RenameKey + Membership>(
     store: &S,
     org_id: &str,
     key_id: &str,
@@ -197,7 +200,7 @@ pub async fn rename_key<S: KeyLifecycle + Membership>(
     store.rename_key(org_id, key_id, name, audit).await
 }
 
-pub async fn list_events<S: KeyLifecycle + Membership>(
+pub async fn list_events<S: ListEvents + Membership>(
     store: &S,
     uid: &str,
     org_id: &str,

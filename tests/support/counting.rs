@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use overten::Error;
 use overten::api_key::KeyHash;
-use overten::audit::{Audit, Change, EventPage, EventQuery};
-use overten::store::{DynamoStore, KeyLifecycle, KeyLookup, KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, Rolled};
+use overten::audit::{Audit, Change};
+use overten::store::{DynamoStore, KeyLookup, KeyRecord, RevokeKey};
 
 pub struct CountingStore {
     pub inner: DynamoStore,
@@ -50,37 +50,9 @@ impl KeyLookup for CountingStore {
     }
 }
 
-impl KeyLifecycle for CountingStore {
-    async fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
-        self.count();
-        self.inner.create_key(org_id, key, audit).await
-    }
-    async fn list_keys(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {
-        self.count();
-        self.inner.list_keys(org_id, query, now).await
-    }
+impl RevokeKey for CountingStore {
     async fn revoke_key(&self, org_id: &str, key_id: &str, change: &Change, audit: &Audit) -> Result<bool, Error> {
         self.count();
         self.inner.revoke_key(org_id, key_id, change, audit).await
-    }
-    async fn roll_key(
-        &self,
-        org_id: &str,
-        key_id: &str,
-        new: &NewKey,
-        keep_name: bool,
-        grace_seconds: i64,
-        audit: &Audit,
-    ) -> Result<Rolled, Error> {
-        self.count();
-        self.inner.roll_key(org_id, key_id, new, keep_name, grace_seconds, audit).await
-    }
-    async fn rename_key(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
-        self.count();
-        self.inner.rename_key(org_id, key_id, name, audit).await
-    }
-    async fn list_events(&self, org_id: &str, query: &EventQuery) -> Result<EventPage, Error> {
-        self.count();
-        self.inner.list_events(org_id, query).await
     }
 }

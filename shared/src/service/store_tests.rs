@@ -139,21 +139,30 @@ impl Orgs for Recorder {
     }
 }
 
-impl KeyLifecycle for Recorder {
+impl CreateKey for Recorder {
     async fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
         self.log(format!("create_key {org_id} {}", audit.request_id));
         self.new_keys.lock().unwrap().push(key.clone());
         Ok(())
     }
+}
+
+impl ListKeys for Recorder {
     async fn list_keys(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {
         self.log(format!("list_keys {org_id} {} {now}", query.limit));
         Ok(KeyPage { data: vec![summary(KEY, "k")], next_cursor: self.next_cursor.clone(), read_units: 0.5 })
     }
+}
+
+impl RevokeKey for Recorder {
     async fn revoke_key(&self, org_id: &str, key_id: &str, change: &Change, audit: &Audit) -> Result<bool, Error> {
         let Change::KeyRevoked { reason } = change else { panic!("a revoke records KeyRevoked: {change:?}") };
         self.log(format!("revoke_key {org_id} {key_id} {} {}", reason.as_str(), audit.request_id));
         Ok(self.revoked)
     }
+}
+
+impl RollKey for Recorder {
     async fn roll_key(
         &self,
         org_id: &str,
@@ -170,10 +179,16 @@ impl KeyLifecycle for Recorder {
         self.new_keys.lock().unwrap().push(new.clone());
         Ok(self.rolled.clone())
     }
+}
+
+impl RenameKey for Recorder {
     async fn rename_key(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
         self.log(format!("rename_key {org_id} {key_id} {name} {}", audit.request_id));
         Ok(summary(key_id, name))
     }
+}
+
+impl ListEvents for Recorder {
     async fn list_events(&self, org_id: &str, query: &EventQuery) -> Result<EventPage, Error> {
         self.log(format!("list_events {org_id} {}", query.limit));
         let event = Event {

@@ -13,7 +13,9 @@ pub mod tables;
 pub use dynamodb::{DynamoStore, MAX_ORGS_PER_USER, TOUCH_INTERVAL_SECS};
 #[cfg(feature = "testing")]
 pub use fixed::{FixedStore, sample_record};
-pub use ports::{KeyLifecycle, KeyLookup, Membership, Orgs};
+pub use ports::{
+    CreateKey, KeyLifecycle, KeyLookup, ListEvents, ListKeys, Membership, Orgs, RenameKey, RevokeKey, RollKey,
+};
 pub use records::{KeyPage, KeyRecord, KeyStatus, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
 
 /// Most active keys an org may hold (keys in a roll's grace period and expired keys do not

@@ -57,14 +57,18 @@ pub trait Orgs: Send + Sync {
     fn create_org(&self, org: &NewOrg) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
-/// A key's life after its org exists: create, list, revoke, roll, rename, and the audit trail
-/// each change writes (the keys function; secret scanning revokes).
-pub trait KeyLifecycle: Send + Sync {
+// The key lifecycle: a port per operation, so a new operation is a new port (here), its adapter
+// file and the function that serves it, and a test store implements only the operations it
+// stands in for.
+
+pub trait CreateKey: Send + Sync {
     /// A new key (`OrgNotFound`, `ApiNotEnabled`, `KeyLimitReached`), atomically with the actor's
     /// membership, the org's active-key count and the `key.created` event. Expired keys are moved
     /// out of the count first when the limit is met.
     fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> impl Future<Output = Result<(), Error>> + Send;
+}
 
+pub trait ListKeys: Send + Sync {
     /// One page of an org's keys in creation order (strongly consistent), each with its status at
     /// `now`; revoked and expired keys only with `include_revoked`.
     fn list_keys(
@@ -73,7 +77,9 @@ pub trait KeyLifecycle: Send + Sync {
         query: &ListQuery,
         now: i64,
     ) -> impl Future<Output = Result<KeyPage, Error>> + Send;
+}
 
+pub trait RevokeKey: Send + Sync {
     /// Revokes a key of `org_id` with its event (`change` is `KeyRevoked` or `KeyLeaked`).
     /// `Ok(true)` if this call revoked it, `Ok(false)` if it had already ended (no event then).
     /// A `user` actor must be a member (`OrgNotFound`); `KeyNotFound` for a key not in the org.
@@ -84,7 +90,9 @@ pub trait KeyLifecycle: Send + Sync {
         change: &Change,
         audit: &Audit,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+}
 
+pub trait RollKey: Send + Sync {
     /// Rolls a key: `new` is created and the old key's end scheduled at `audit.at +
     /// grace_seconds` (or its own earlier expiry; revoked at once with 0), with the `key.rolled`
     /// event, in one transaction. With `keep_name` the new key takes the old key's name.
@@ -100,7 +108,9 @@ pub trait KeyLifecycle: Send + Sync {
         grace_seconds: i64,
         audit: &Audit,
     ) -> impl Future<Output = Result<Rolled, Error>> + Send;
+}
 
+pub trait RenameKey: Send + Sync {
     /// Renames a key (live or ended) with its `key.renamed` event; the same name writes nothing.
     fn rename_key(
         &self,
@@ -109,7 +119,15 @@ pub trait KeyLifecycle: Send + Sync {
         name: &str,
         audit: &Audit,
     ) -> impl Future<Output = Result<KeySummary, Error>> + Send;
+}
 
+pub trait ListEvents: Send + Sync {
     /// One page of an org's audit events, newest first.
     fn list_events(&self, org_id: &str, query: &EventQuery) -> impl Future<Output = Result<EventPage, Error>> + Send;
 }
+
+/// A key's whole life after its org exists — create, list, revoke, roll, rename, and the audit
+/// trail each change writes: what the keys function asks for.
+pub trait KeyLifecycle: CreateKey + ListKeys + RevokeKey + RollKey + RenameKey + ListEvents {}
+
+impl<T: CreateKey + ListKeys + RevokeKey + RollKey + RenameKey + ListEvents> KeyLifecycle for T {}

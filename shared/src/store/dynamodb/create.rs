@@ -11,7 +11,21 @@ use super::retry::build_error;
 use super::transaction::{Cancelled, Step, Transaction};
 use crate::audit::{Audit, Change};
 use crate::error::Error;
+use crate::store::CreateKey;
 use crate::store::{MAX_ACTIVE_KEYS, NewKey};
+
+/// A create that meets the limit first moves the org's expired keys out of the count
+/// (`ending.rs`) and tries once more.
+impl CreateKey for DynamoStore {
+    async fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
+        match self.create(org_id, key, audit).await {
+            Err(Error::KeyLimitReached(_)) if self.retire_expired(org_id, audit.at).await? > 0 => {
+                self.create(org_id, key, audit).await
+            }
+            other => other,
+        }
+    }
+}
 
 impl DynamoStore {
     /// The `KEY#` item in `Orgs` and the `ApiKeys` item of a new key, each refused if it exists.

@@ -9,6 +9,13 @@ use super::retry::sdk_error;
 use crate::audit::{Actor, ActorType, Audit, Change, Event, EventPage, EventQuery, expiry_of_event, new_event_id};
 use crate::clock::{now_secs, rfc3339};
 use crate::error::Error;
+use crate::store::ListEvents;
+
+impl ListEvents for DynamoStore {
+    async fn list_events(&self, org_id: &str, query: &EventQuery) -> Result<EventPage, Error> {
+        self.query_events(org_id, query).await
+    }
+}
 
 impl DynamoStore {
     /// The event of `change` to `key_id` (if any), as one more item of the change's transaction.

@@ -10,7 +10,14 @@ use super::DynamoStore;
 use super::items::{ACTIVE, Item, REVOKED, get_n, get_s, key_summary, n};
 use super::retry::sdk_error;
 use crate::error::Error;
+use crate::store::ListKeys;
 use crate::store::{KeyPage, ListQuery};
+
+impl ListKeys for DynamoStore {
+    async fn list_keys(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {
+        self.list(org_id, query, now).await
+    }
+}
 
 impl DynamoStore {
     pub(super) async fn list(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {

@@ -1,5 +1,5 @@
-//! The DynamoDB adapter of the store's ports ([`KeyLookup`], [`Membership`], [`Orgs`],
-//! [`KeyLifecycle`]).
+//! The DynamoDB adapter of the store's ports (`store/ports.rs`): a file per capability or
+//! operation, each implementing its port for [`DynamoStore`].
 //!
 //! `ApiKeys` (partition key `key_hash`) serves the hot path; `Orgs` (partition key `org_id`, sort
 //! key `sk` = `META` | `MEMBER#<uid>` | `KEY#<key_id>` for a key that has not ended |
@@ -35,9 +35,6 @@ use self::items::{Item, key_sk, revoked_sk, s};
 use self::retry::retry_transaction;
 pub(crate) use self::retry::sdk_error;
 use self::transaction::{Cancelled, Transaction};
-use super::KeyLifecycle;
-use super::records::{KeyPage, KeySummary, ListQuery, NewKey, Rolled};
-use crate::audit::{Audit, Change, EventPage, EventQuery};
 use crate::config::Tables;
 use crate::error::Error;
 
@@ -148,47 +145,6 @@ impl DynamoStore {
     }
 }
 
-/// The key lifecycle, one file per operation (`create.rs`, `listing.rs`, `revoke.rs`, `roll.rs`,
-/// `rename.rs`, `events.rs`). A create or a roll with grace that meets its limit first moves the
-/// org's ended keys out of the count (`ending.rs`) and tries once more.
-impl KeyLifecycle for DynamoStore {
-    async fn create_key(&self, org_id: &str, key: &NewKey, audit: &Audit) -> Result<(), Error> {
-        match self.create(org_id, key, audit).await {
-            Err(Error::KeyLimitReached(_)) if self.retire_expired(org_id, audit.at).await? > 0 => {
-                self.create(org_id, key, audit).await
-            }
-            other => other,
-        }
-    }
-    async fn list_keys(&self, org_id: &str, query: &ListQuery, now: i64) -> Result<KeyPage, Error> {
-        self.list(org_id, query, now).await
-    }
-    async fn revoke_key(&self, org_id: &str, key_id: &str, change: &Change, audit: &Audit) -> Result<bool, Error> {
-        self.revoke(org_id, key_id, change, audit).await
-    }
-    async fn roll_key(
-        &self,
-        org_id: &str,
-        key_id: &str,
-        new: &NewKey,
-        keep_name: bool,
-        grace_seconds: i64,
-        audit: &Audit,
-    ) -> Result<Rolled, Error> {
-        let roll = || self.roll(org_id, key_id, new, keep_name, grace_seconds, audit);
-        match roll().await {
-            Err(Error::GraceLimitReached(_)) if self.retire_expired(org_id, audit.at).await? > 0 => roll().await,
-            other => other,
-        }
-    }
-    async fn rename_key(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
-        self.rename(org_id, key_id, name, audit).await
-    }
-    async fn list_events(&self, org_id: &str, query: &EventQuery) -> Result<EventPage, Error> {
-        self.query_events(org_id, query).await
-    }
-}
-
 /// Helpers for the adapter's unit tests: a store whose client never sends (building items needs
 /// no network), items as DynamoDB returns them, and the parts of a built transaction.
 #[cfg(test)]
@@ -198,7 +154,7 @@ pub(super) mod tests {
     use super::items::{Item, n, s};
     use super::transaction::{Cancelled, Step, Transaction};
     use super::*;
-    use crate::audit::Actor;
+    use crate::audit::{Actor, Audit};
 
     pub(super) fn store() -> DynamoStore {
         let config = aws_sdk_dynamodb::Config::builder()

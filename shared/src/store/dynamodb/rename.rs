@@ -10,6 +10,13 @@ use super::{CHANGED_RETRIES, DynamoStore};
 use crate::audit::{Audit, Change};
 use crate::error::Error;
 use crate::store::KeySummary;
+use crate::store::RenameKey;
+
+impl RenameKey for DynamoStore {
+    async fn rename_key(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
+        self.rename(org_id, key_id, name, audit).await
+    }
+}
 
 impl DynamoStore {
     pub(super) async fn rename(

@@ -11,6 +11,13 @@ use super::{CHANGED_RETRIES, DynamoStore};
 use crate::audit::{Audit, Change, RevokedReason};
 use crate::clock::rfc3339;
 use crate::error::Error;
+use crate::store::RevokeKey;
+
+impl RevokeKey for DynamoStore {
+    async fn revoke_key(&self, org_id: &str, key_id: &str, change: &Change, audit: &Audit) -> Result<bool, Error> {
+        self.revoke(org_id, key_id, change, audit).await
+    }
+}
 
 impl DynamoStore {
     /// `Ok(true)` when this call revoked the key, `Ok(false)` when it had already ended.

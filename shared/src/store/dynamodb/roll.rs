@@ -11,11 +11,32 @@ use super::{CHANGED_RETRIES, DynamoStore};
 use crate::audit::{Audit, Change, RevokedReason};
 use crate::clock::rfc3339;
 use crate::error::Error;
+use crate::store::RollKey;
 use crate::store::{MAX_GRACE_KEYS, NewKey, Rolled};
 
 /// Only a key that is not rolled and not expired may be rolled (with the item's existence and
 /// counting, which every change checks).
 const ROLLABLE: &str = "attribute_not_exists(rolled_to) AND (attribute_not_exists(expires_at) OR expires_at > :now)";
+
+/// A roll with grace that meets the grace limit first moves the org's ended keys out of the count
+/// (`ending.rs`) and tries once more.
+impl RollKey for DynamoStore {
+    async fn roll_key(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        new: &NewKey,
+        keep_name: bool,
+        grace_seconds: i64,
+        audit: &Audit,
+    ) -> Result<Rolled, Error> {
+        let roll = || self.roll(org_id, key_id, new, keep_name, grace_seconds, audit);
+        match roll().await {
+            Err(Error::GraceLimitReached(_)) if self.retire_expired(org_id, audit.at).await? > 0 => roll().await,
+            other => other,
+        }
+    }
+}
 
 impl DynamoStore {
     pub(super) async fn roll(
