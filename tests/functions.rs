@@ -177,7 +177,7 @@ async fn signup_with_an_existing_org() {
         org_id: overten::ids::new_org_id(),
         name: "Dashboard org".into(),
         owner_uid: owner.clone(),
-        created_at: overten::clock::rfc3339(overten::clock::now_secs()),
+        created_at: overten::clock::now_secs(),
         webhook_secret: None,
     };
     stack.store.create_org(&org).await.unwrap();

@@ -534,7 +534,7 @@ async fn turning_api_access_on_for_a_dashboard_org_is_one_api_enabled_event() {
         org_id: org_id.clone(),
         name: "Dashboard".into(),
         owner_uid: uid.clone(),
-        created_at: rfc3339(now_secs()),
+        created_at: now_secs(),
         webhook_secret: None,
     };
     stack.store.create_org(&dashboard).await.unwrap();
@@ -576,7 +576,7 @@ async fn a_change_whose_transaction_fails_writes_no_event() {
         hash: key.hash(),
         name: "dup".into(),
         prefix: key.display_prefix().into(),
-        created_at: rfc3339(now_secs()),
+        created_at: now_secs(),
         expires_at: None,
         rolled_from: None,
     };
@@ -811,7 +811,7 @@ async fn events_past_their_retention_are_not_served_before_dynamodb_deletes_them
             hash: key.hash(),
             name: request.into(),
             prefix: key.display_prefix().into(),
-            created_at: rfc3339(now_secs()),
+            created_at: now_secs(),
             expires_at: None,
             rolled_from: None,
         };

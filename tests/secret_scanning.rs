@@ -188,7 +188,7 @@ async fn a_signed_delivery_labels_every_token_and_revokes_the_live_leaked_key() 
     assert_eq!(leaked[0]["user_agent"], "GitHub-Hookshot/secret-scanning");
     let record = stack.store.find_key(&ApiKey::parse(live).unwrap().hash()).await.unwrap().unwrap();
     assert_eq!(record.leaked_url.as_deref(), Some("https://github.com/acme/app/blob/abc123/.env"));
-    assert_eq!(record.revoked_reason.as_deref(), Some("leaked"));
+    assert_eq!(record.revoked_reason, Some(overten::audit::RevokedReason::Leaked));
     // The member's own revocation of the other key stays what it was.
     assert_eq!(stack.listed(&org, &org.ids[1]).await["revoked_reason"], "revoked");
 

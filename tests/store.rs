@@ -2,7 +2,7 @@
 
 use overten::ApiKey;
 use overten::Error;
-use overten::clock::{now_secs, rfc3339};
+use overten::clock::now_secs;
 use overten::ids::{new_key_id, new_org_id, new_webhook_secret};
 use overten::store::{
     CreateKey, KeyLookup, ListKeys, ListQuery, Membership, NewKey, NewOrg, Orgs, RenameKey, RevokeKey, RollKey,
@@ -16,7 +16,7 @@ fn new_key(name: &str) -> (ApiKey, NewKey) {
         hash: key.hash(),
         name: name.into(),
         prefix: key.display_prefix().into(),
-        created_at: rfc3339(now_secs()),
+        created_at: now_secs(),
         expires_at: None,
         rolled_from: None,
     };
@@ -28,7 +28,7 @@ fn new_org(owner: &str, with_api: bool) -> NewOrg {
         org_id: new_org_id(),
         name: "Acme".into(),
         owner_uid: owner.into(),
-        created_at: rfc3339(now_secs()),
+        created_at: now_secs(),
         webhook_secret: with_api.then(new_webhook_secret),
     }
 }

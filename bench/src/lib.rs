@@ -10,7 +10,7 @@ pub fn fresh_record() -> KeyRecord {
         org_id: "org_AbCdEfGhIjKlMnOpQrStUvWx".into(),
         name: "billing-service-prod".into(),
         prefix: "sk_live_AbCd".into(),
-        created_at: "2026-11-27T00:00:00Z".into(),
+        created_at: 1_795_737_600,
         last_used_at: Some(overten::clock::now_secs() + 3600),
         ..overten::store::sample_record("key_0VcAbCdEfGhIjKlMnOpQrStU", false)
     }

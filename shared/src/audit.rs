@@ -40,33 +40,72 @@ impl ActorType {
     }
 }
 
-/// Who made a change. A `User` actor is also who must be a member of the org.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Actor {
-    #[serde(rename = "type")]
-    pub kind: ActorType,
-    pub id: Option<String>,
+/// Who made a change. A user always has an id (the Firebase uid), and is also who must be a
+/// member of the org; the operator may name themselves; GitHub has no id. Serialised as the
+/// contract's `{"type", "id"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    User { uid: String },
+    Operator { who: Option<String> },
+    GithubSecretScanning,
 }
 
 impl Actor {
     pub fn user(uid: &str) -> Self {
-        Actor { kind: ActorType::User, id: Some(uid.to_owned()) }
+        Actor::User { uid: uid.to_owned() }
     }
 
     pub fn operator(who: Option<&str>) -> Self {
-        Actor { kind: ActorType::Operator, id: who.map(str::to_owned) }
+        Actor::Operator { who: who.map(str::to_owned) }
     }
 
     pub fn github_secret_scanning() -> Self {
-        Actor { kind: ActorType::GithubSecretScanning, id: None }
+        Actor::GithubSecretScanning
+    }
+
+    /// The actor as stored: its type and id. `None` when they do not make an actor (a user
+    /// without an id, an unknown type).
+    pub fn from_parts(kind: &str, id: Option<String>) -> Option<Self> {
+        match (ActorType::parse(kind)?, id) {
+            (ActorType::User, Some(uid)) => Some(Actor::User { uid }),
+            (ActorType::User, None) => None,
+            (ActorType::Operator, who) => Some(Actor::Operator { who }),
+            (ActorType::GithubSecretScanning, _) => Some(Actor::GithubSecretScanning),
+        }
+    }
+
+    pub fn kind(&self) -> ActorType {
+        match self {
+            Actor::User { .. } => ActorType::User,
+            Actor::Operator { .. } => ActorType::Operator,
+            Actor::GithubSecretScanning => ActorType::GithubSecretScanning,
+        }
+    }
+
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Actor::User { uid } => Some(uid),
+            Actor::Operator { who } => who.as_deref(),
+            Actor::GithubSecretScanning => None,
+        }
     }
 
     /// The uid whose membership the change needs (`None`: operator and GitHub need none).
     pub fn member_uid(&self) -> Option<&str> {
-        match self.kind {
-            ActorType::User => self.id.as_deref(),
+        match self {
+            Actor::User { uid } => Some(uid),
             _ => None,
         }
+    }
+}
+
+impl Serialize for Actor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut actor = serializer.serialize_struct("Actor", 2)?;
+        actor.serialize_field("type", &self.kind())?;
+        actor.serialize_field("id", &self.id())?;
+        actor.end()
     }
 }
 
@@ -120,17 +159,68 @@ pub enum Change {
     KeyLeaked { url: Option<String>, source: Option<String> },
 }
 
-impl Change {
-    pub fn event_type(&self) -> &'static str {
+/// An event's `type`, as the contract names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EventType {
+    #[serde(rename = "org.created")]
+    OrgCreated,
+    #[serde(rename = "api.enabled")]
+    ApiEnabled,
+    #[serde(rename = "key.created")]
+    KeyCreated,
+    #[serde(rename = "key.renamed")]
+    KeyRenamed,
+    #[serde(rename = "key.rolled")]
+    KeyRolled,
+    #[serde(rename = "key.revoked")]
+    KeyRevoked,
+    #[serde(rename = "key.leaked")]
+    KeyLeaked,
+}
+
+impl EventType {
+    const ALL: [EventType; 7] = [
+        EventType::OrgCreated,
+        EventType::ApiEnabled,
+        EventType::KeyCreated,
+        EventType::KeyRenamed,
+        EventType::KeyRolled,
+        EventType::KeyRevoked,
+        EventType::KeyLeaked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
-            Change::OrgCreated => "org.created",
-            Change::ApiEnabled => "api.enabled",
-            Change::KeyCreated => "key.created",
-            Change::KeyRenamed { .. } => "key.renamed",
-            Change::KeyRolled { .. } => "key.rolled",
-            Change::KeyRevoked { .. } => "key.revoked",
-            Change::KeyLeaked { .. } => "key.leaked",
+            EventType::OrgCreated => "org.created",
+            EventType::ApiEnabled => "api.enabled",
+            EventType::KeyCreated => "key.created",
+            EventType::KeyRenamed => "key.renamed",
+            EventType::KeyRolled => "key.rolled",
+            EventType::KeyRevoked => "key.revoked",
+            EventType::KeyLeaked => "key.leaked",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl Change {
+    pub fn kind(&self) -> EventType {
+        match self {
+            Change::OrgCreated => EventType::OrgCreated,
+            Change::ApiEnabled => EventType::ApiEnabled,
+            Change::KeyCreated => EventType::KeyCreated,
+            Change::KeyRenamed { .. } => EventType::KeyRenamed,
+            Change::KeyRolled { .. } => EventType::KeyRolled,
+            Change::KeyRevoked { .. } => EventType::KeyRevoked,
+            Change::KeyLeaked { .. } => EventType::KeyLeaked,
+        }
+    }
+
+    pub fn event_type(&self) -> &'static str {
+        self.kind().as_str()
     }
 
     pub fn data(&self) -> Value {
@@ -186,7 +276,7 @@ impl RevokedReason {
 pub struct Event {
     pub id: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: EventType,
     pub created_at: String,
     pub actor: Actor,
     pub key_id: Option<String>,

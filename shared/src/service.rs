@@ -6,7 +6,7 @@ use http::HeaderMap;
 use serde::Serialize;
 
 use crate::api_key::ApiKey;
-use crate::audit::{ActorType, Audit, Change, EventPage, EventQuery, RevokedReason};
+use crate::audit::{Actor, Audit, Change, EventPage, EventQuery, RevokedReason};
 use crate::clock::{now_millis, rfc3339};
 use crate::credentials::api_key_from_headers;
 use crate::error::Error;
@@ -73,7 +73,7 @@ fn mint_key(name: String, expires_at: Option<i64>, rolled_from: Option<&str>) ->
         hash: key.hash(),
         prefix: key.display_prefix().to_owned(),
         name,
-        created_at: rfc3339((now_ms / 1000) as i64),
+        created_at: (now_ms / 1000) as i64,
         expires_at,
         rolled_from: rolled_from.map(str::to_owned),
     };
@@ -85,7 +85,7 @@ fn view(record: &NewKey) -> KeyView {
         id: record.key_id.clone(),
         name: record.name.clone(),
         prefix: record.prefix.clone(),
-        created_at: record.created_at.clone(),
+        created_at: rfc3339(record.created_at),
     }
 }
 
@@ -96,7 +96,7 @@ fn created(key: &ApiKey, record: NewKey) -> CreatedKey {
         id: record.key_id,
         name: record.name,
         prefix: record.prefix,
-        created_at: record.created_at,
+        created_at: rfc3339(record.created_at),
     }
 }
 
@@ -111,7 +111,7 @@ pub async fn signup<S: Orgs>(store: &S, audit: &Audit, request: SignupRequest) -
                 org_id: new_org_id(),
                 name: org_name,
                 owner_uid: uid.to_owned(),
-                created_at: record.created_at.clone(),
+                created_at: record.created_at,
                 webhook_secret: Some(webhook_secret.clone()),
             };
             store.create_org_with_key(&org, &record, audit).await?;
@@ -163,8 +163,8 @@ pub async fn revoke_key<S: RevokeKey + Membership>(
     audit: &Audit,
 ) -> Result<bool, Error> {
     require_actor_and_key_id(store, audit, org_id, key_id).await?;
-    let reason = match audit.actor.kind {
-        ActorType::Operator => RevokedReason::Operator,
+    let reason = match audit.actor {
+        Actor::Operator { .. } => RevokedReason::Operator,
         _ => RevokedReason::Revoked,
     };
     store.revoke_key(org_id, key_id, &Change::KeyRevoked { reason }, audit).await

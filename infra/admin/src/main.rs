@@ -138,7 +138,7 @@ async fn run(store: &DynamoStore, command: Command<'_>) -> Result<Value, Error> 
                 org_id: overten::ids::new_org_id(),
                 name: name.to_owned(),
                 owner_uid: owner_uid.to_owned(),
-                created_at: overten::clock::rfc3339(overten::clock::now_secs()),
+                created_at: overten::clock::now_secs(),
                 webhook_secret: None,
             };
             store.create_org(&org).await?;
@@ -230,18 +230,18 @@ fn describe(key: &KeyRecord) -> Value {
         "key_id": key.key_id,
         "name": key.name,
         "prefix": key.prefix,
-        "created_at": key.created_at,
+        "created_at": overten::clock::rfc3339(key.created_at),
         "last_used_at": key.last_used_at.map(overten::clock::rfc3339),
         "status": status,
         "expires_at": key.expires_at.map(overten::clock::rfc3339),
         "revoked": key.revoked_at.is_some(),
-        "revoked_at": key.revoked_at,
+        "revoked_at": key.revoked_at.map(overten::clock::rfc3339),
         "revoked_reason": key.revoked_reason,
         "rolled_to": key.rolled_to,
         "leak": key.leaked_url.as_ref().or(key.leaked_source.as_ref()).map(|_| json!({
             "url": key.leaked_url,
             "source": key.leaked_source,
-            "revoked_at": key.revoked_at,
+            "revoked_at": key.revoked_at.map(overten::clock::rfc3339),
         })),
     })
 }

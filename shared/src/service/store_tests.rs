@@ -193,7 +193,7 @@ impl ListEvents for Recorder {
         self.log(format!("list_events {org_id} {}", query.limit));
         let event = Event {
             id: "evt_1".into(),
-            kind: "key.created".into(),
+            kind: crate::audit::EventType::KeyCreated,
             created_at: rfc3339(NOW),
             actor: Actor::user(MEMBER),
             key_id: Some(KEY.into()),
@@ -266,7 +266,7 @@ async fn signup_with_an_org_name_creates_the_org_and_its_first_key_for_the_actor
             id: key.key_id.clone(),
             name: "first".into(),
             prefix: key.prefix.clone(),
-            created_at: key.created_at
+            created_at: rfc3339(key.created_at)
         }
     );
     assert_created_now(&response.key.created_at);
@@ -310,7 +310,10 @@ async fn create_key_stores_the_hash_and_returns_the_key_once() {
     let key = store.new_key();
     assert_secret_is_stored(&created.secret, &key);
     assert_eq!((created.id.as_str(), created.name.as_str()), (key.key_id.as_str(), "ci"));
-    assert_eq!((created.prefix.as_str(), created.created_at.as_str()), (key.prefix.as_str(), key.created_at.as_str()));
+    assert_eq!(
+        (created.prefix.as_str(), created.created_at.as_str()),
+        (key.prefix.as_str(), rfc3339(key.created_at).as_str())
+    );
     assert_eq!((key.expires_at, key.rolled_from), (Some(expires_at), None));
     assert_eq!(created.expires_at.as_deref(), Some(rfc3339(expires_at).as_str()));
     assert_created_now(&created.created_at);
@@ -454,7 +457,7 @@ fn record(expires_at: Option<i64>, last_used_at: Option<i64>) -> KeyRecord {
         org_id: ORG.into(),
         name: "k".into(),
         prefix: "sk_live_abcd".into(),
-        created_at: rfc3339(NOW - 86_400),
+        created_at: NOW - 86_400,
         revoked_at: None,
         revoked_reason: None,
         last_used_at,
@@ -480,7 +483,7 @@ async fn a_key_is_live_until_the_second_before_it_expires_and_never_once_revoked
     assert_eq!(store.calls(), ["find_key"; 2], "one read each, and a key used 10 s ago is not written");
 
     let mut revoked = record(None, None);
-    revoked.revoked_at = Some(rfc3339(NOW - 5));
+    revoked.revoked_at = Some(NOW - 5);
     let store = Recorder::new().with_key(&key, revoked);
     assert!(matches!(authenticate_at(&store, &headers(&key), NOW).await, Err(Error::UnknownApiKey)));
     assert_eq!(store.calls(), ["find_key"], "a revoked key is never written");

@@ -9,10 +9,11 @@ pub struct KeyRecord {
     pub org_id: String,
     pub name: String,
     pub prefix: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
-    /// `revoked`, `rolled`, `leaked` or `operator` once revoked.
-    pub revoked_reason: Option<String>,
+    /// Seconds since the epoch, as every time of a record (RFC 3339 only where it is shown).
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    /// Why it was revoked, once it was.
+    pub revoked_reason: Option<crate::audit::RevokedReason>,
     /// Seconds since the epoch.
     pub last_used_at: Option<i64>,
     /// Seconds since the epoch: from this instant on the key is refused.
@@ -38,7 +39,8 @@ pub struct NewKey {
     pub hash: KeyHash,
     pub name: String,
     pub prefix: String,
-    pub created_at: String,
+    /// Seconds since the epoch.
+    pub created_at: i64,
     /// Seconds since the epoch.
     pub expires_at: Option<i64>,
     /// The key this one replaces (a roll).
@@ -51,7 +53,8 @@ pub struct NewOrg {
     pub org_id: String,
     pub name: String,
     pub owner_uid: String,
-    pub created_at: String,
+    /// Seconds since the epoch.
+    pub created_at: i64,
     /// `Some` when the org is created with API access (signup), `None` for a dashboard org.
     pub webhook_secret: Option<String>,
 }
@@ -154,7 +157,7 @@ mod tests {
             org_id: "org_1".into(),
             name: "n".into(),
             prefix: "sk_live_ab".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
+            created_at: 1_767_225_600,
             revoked_at: None,
             revoked_reason: None,
             last_used_at: None,
@@ -166,7 +169,7 @@ mod tests {
         assert!(record.is_live_at(now - 1) && !record.is_live_at(now) && !record.is_live_at(now + 1));
         record.expires_at = None;
         assert!(record.is_live_at(now));
-        record.revoked_at = Some("2026-01-02T00:00:00Z".into());
+        record.revoked_at = Some(1_767_312_000);
         assert!(!record.is_live_at(now));
     }
 
@@ -177,7 +180,7 @@ mod tests {
             org_id: "org_1".into(),
             name: "Acme".into(),
             owner_uid: "uid-1".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
+            created_at: 1_767_225_600,
             webhook_secret: Some(secret.clone()),
         };
         let shown = format!("{org:?} {org:#?}");

@@ -10,6 +10,7 @@ use super::items::{META, key_sk, n, put, s};
 use super::retry::build_error;
 use super::transaction::{Cancelled, Step, Transaction};
 use crate::audit::{Audit, Change};
+use crate::clock::rfc3339;
 use crate::error::Error;
 use crate::store::CreateKey;
 use crate::store::{MAX_ACTIVE_KEYS, NewKey};
@@ -36,7 +37,7 @@ impl DynamoStore {
             ("key_hash".to_owned(), s(key.hash.as_str())),
             ("name".to_owned(), s(&key.name)),
             ("prefix".to_owned(), s(&key.prefix)),
-            ("created_at".to_owned(), s(&key.created_at)),
+            ("created_at".to_owned(), s(&rfc3339(key.created_at))),
         ]);
         let mut key_item = HashMap::from([
             ("key_hash".to_owned(), s(key.hash.as_str())),
@@ -44,7 +45,7 @@ impl DynamoStore {
             ("org_id".to_owned(), s(org_id)),
             ("name".to_owned(), s(&key.name)),
             ("prefix".to_owned(), s(&key.prefix)),
-            ("created_at".to_owned(), s(&key.created_at)),
+            ("created_at".to_owned(), s(&rfc3339(key.created_at))),
         ]);
         if let Some(at) = key.expires_at {
             // On both items: the hot path reads it from ApiKeys, the listing from Orgs.
@@ -119,7 +120,7 @@ mod tests {
             hash: crate::api_key::ApiKey::generate().hash(),
             name: "ci".into(),
             prefix: "sk_live_wxyz".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
+            created_at: 1_767_225_600,
             expires_at,
             rolled_from: rolled_from.map(str::to_owned),
         }

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use super::DynamoStore;
 use super::items::{EVENT, Item, event_sk, get_s, n, opt_s, put, s};
 use super::retry::sdk_error;
-use crate::audit::{Actor, ActorType, Audit, Change, Event, EventPage, EventQuery, expiry_of_event, new_event_id};
+use crate::audit::{Actor, Audit, Change, Event, EventPage, EventQuery, EventType, expiry_of_event, new_event_id};
 use crate::clock::{now_secs, rfc3339};
 use crate::error::Error;
 use crate::store::ListEvents;
@@ -33,13 +33,13 @@ impl DynamoStore {
             ("id".to_owned(), s(&id)),
             ("type".to_owned(), s(change.event_type())),
             ("created_at".to_owned(), s(&rfc3339(audit.at))),
-            ("actor_type".to_owned(), s(audit.actor.kind.as_str())),
+            ("actor_type".to_owned(), s(audit.actor.kind().as_str())),
             ("request_id".to_owned(), s(&audit.request_id)),
             ("data".to_owned(), s(&change.data().to_string())),
             ("ttl".to_owned(), n(expiry_of_event(audit.at))),
         ]);
         let optional = [
-            ("actor_id", audit.actor.id.as_deref()),
+            ("actor_id", audit.actor.id()),
             ("key_id", key_id),
             ("source_ip", audit.source_ip.as_deref()),
             ("user_agent", audit.user_agent.as_deref()),
@@ -75,17 +75,18 @@ impl DynamoStore {
 
 fn event(item: &Item) -> Result<Event, Error> {
     let kind = get_s(item, "actor_type")?;
-    let actor = Actor {
-        kind: ActorType::parse(&kind).ok_or_else(|| Error::Internal(format!("unknown actor type {kind}")))?,
-        id: opt_s(item, "actor_id"),
-    };
+    let actor = Actor::from_parts(&kind, opt_s(item, "actor_id"))
+        .ok_or_else(|| Error::Internal(format!("not an actor: type {kind}")))?;
+    let event_type = get_s(item, "type")?;
+    let event_type =
+        EventType::parse(&event_type).ok_or_else(|| Error::Internal(format!("unknown event type {event_type}")))?;
     let data = match item.get("data") {
         Some(AttributeValue::S(text)) => serde_json::from_str(text).map_err(|e| Error::Internal(e.to_string()))?,
         _ => serde_json::json!({}),
     };
     Ok(Event {
         id: get_s(item, "id")?,
-        kind: get_s(item, "type")?,
+        kind: event_type,
         created_at: get_s(item, "created_at")?,
         actor,
         key_id: opt_s(item, "key_id"),
@@ -117,10 +118,10 @@ mod tests {
         assert_eq!(item["created_at"].as_s().unwrap(), "2027-01-15T08:00:00Z");
         assert_eq!(item["ttl"].as_n().unwrap(), &expiry_of_event(1_800_000_000).to_string());
         let read = event(item).unwrap();
-        assert_eq!((read.kind.as_str(), read.key_id.as_deref()), ("key.renamed", Some("key_1")));
+        assert_eq!((read.kind, read.key_id.as_deref()), (EventType::KeyRenamed, Some("key_1")));
         assert_eq!(read.data, serde_json::json!({"from": "a", "to": "b"}));
         assert_eq!((read.source_ip.as_deref(), read.user_agent.as_deref()), (Some("198.51.100.7"), Some("curl/8")));
-        assert_eq!((read.actor.kind, read.actor.id.as_deref()), (ActorType::User, Some("uid_1")));
+        assert_eq!(read.actor, Actor::user("uid_1"));
         // Without a key, IP or agent, those attributes are absent, not empty.
         let put =
             store.event_put("org_1", None, &Change::OrgCreated, &Audit::new(Actor::github_secret_scanning(), "r", 0));
@@ -129,5 +130,8 @@ mod tests {
         let mut unknown = item.clone();
         unknown.insert("actor_type".into(), s("robot"));
         assert!(event(&unknown).is_err());
+        let mut nameless = item.clone();
+        nameless.insert("actor_type".into(), s("user"));
+        assert!(event(&nameless).is_err(), "a user without an id is not an actor");
     }
 }

@@ -83,6 +83,12 @@ pub(super) fn get_n(item: &Item, name: &str) -> Option<i64> {
     }
 }
 
+/// An RFC 3339 attribute (how items keep times people read) as seconds since the epoch.
+pub(super) fn get_time(item: &Item, name: &str) -> Result<i64, Error> {
+    crate::clock::parse_rfc3339(&get_s(item, name)?)
+        .ok_or_else(|| Error::Internal(format!("attribute {name} is not an RFC 3339 time")))
+}
+
 /// An `ApiKeys` item as the hot path reads it.
 pub(super) fn key_record(item: &Item) -> Result<KeyRecord, Error> {
     Ok(KeyRecord {
@@ -90,9 +96,10 @@ pub(super) fn key_record(item: &Item) -> Result<KeyRecord, Error> {
         org_id: get_s(item, "org_id")?,
         name: get_s(item, "name")?,
         prefix: get_s(item, "prefix")?,
-        created_at: get_s(item, "created_at")?,
-        revoked_at: opt_s(item, "revoked_at"),
-        revoked_reason: opt_s(item, "revoked_reason"),
+        created_at: get_time(item, "created_at")?,
+        revoked_at: opt_s(item, "revoked_at").map(|_| get_time(item, "revoked_at")).transpose()?,
+        revoked_reason: opt_s(item, "revoked_at")
+            .map(|_| crate::audit::RevokedReason::parse(opt_s(item, "revoked_reason").as_deref())),
         last_used_at: get_n(item, "last_used_at"),
         expires_at: get_n(item, "expires_at"),
         rolled_to: opt_s(item, "rolled_to"),

@@ -11,6 +11,7 @@ use super::retry::build_error;
 use super::transaction::{Cancelled, Step, Transaction};
 use super::{DynamoStore, MAX_ORGS_PER_USER};
 use crate::audit::{Audit, Change};
+use crate::clock::rfc3339;
 use crate::error::Error;
 use crate::store::{Membership, NewKey, NewOrg, Orgs};
 
@@ -87,7 +88,7 @@ impl DynamoStore {
             )
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":at", s(&key.created_at))
+            .expression_attribute_values(":at", s(&rfc3339(key.created_at)))
             .expression_attribute_values(":whsec", s(webhook_secret))
             .expression_attribute_values(":one", n(1))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -136,11 +137,11 @@ impl DynamoStore {
     /// `META` and the owner's `MEMBER#` item of a new org; with `active_keys`, API access is on.
     fn org_puts(&self, org: &NewOrg, active_keys: Option<i64>) -> Result<[TransactWriteItem; 2], Error> {
         let mut meta = self.org_key(&org.org_id, META.to_owned());
-        meta.extend([("name".to_owned(), s(&org.name)), ("created_at".to_owned(), s(&org.created_at))]);
+        meta.extend([("name".to_owned(), s(&org.name)), ("created_at".to_owned(), s(&rfc3339(org.created_at)))]);
         match (active_keys, &org.webhook_secret) {
             (Some(count), Some(secret)) => meta.extend([
                 ("api_enabled".to_owned(), AttributeValue::Bool(true)),
-                ("api_enabled_at".to_owned(), s(&org.created_at)),
+                ("api_enabled_at".to_owned(), s(&rfc3339(org.created_at))),
                 ("webhook_secret".to_owned(), s(secret)),
                 ("active_keys".to_owned(), n(count)),
             ]),
@@ -152,7 +153,7 @@ impl DynamoStore {
         member.extend([
             ("uid".to_owned(), s(&org.owner_uid)),
             ("role".to_owned(), s("owner")),
-            ("created_at".to_owned(), s(&org.created_at)),
+            ("created_at".to_owned(), s(&rfc3339(org.created_at))),
         ]);
         Ok([
             put(&self.tables.orgs, meta, "attribute_not_exists(sk)")?,
@@ -173,7 +174,7 @@ mod tests {
             org_id: "org_1".into(),
             name: "Acme".into(),
             owner_uid: "uid_member".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
+            created_at: 1_767_225_600,
             webhook_secret: webhook_secret.map(str::to_owned),
         }
     }
@@ -184,7 +185,7 @@ mod tests {
             hash: crate::api_key::ApiKey::generate().hash(),
             name: "default".into(),
             prefix: "sk_live_abcd".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
+            created_at: 1_767_225_600,
             expires_at: None,
             rolled_from: None,
         }

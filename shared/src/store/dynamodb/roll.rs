@@ -173,7 +173,7 @@ mod tests {
             hash: crate::api_key::ApiKey::generate().hash(),
             name: "ci".into(),
             prefix: "sk_live_wxyz".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
+            created_at: 1_767_225_600,
             expires_at: None,
             rolled_from: Some("key_1".into()),
         }
