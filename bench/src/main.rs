@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use overten::ApiKey;
-use overten::clock::{now_secs, rfc3339};
+use overten::clock::now_secs;
 use overten::store::{NewKey, NewOrg, Orgs};
 use overten_bench::runtime_api::{Done, RuntimeApi};
 use overten_tests::counting::CountingStore;
@@ -61,7 +61,7 @@ async fn main() {
         org_id: overten::ids::new_org_id(),
         name: "Bench".into(),
         owner_uid: "bench".into(),
-        created_at: rfc3339(now_secs()),
+        created_at: now_secs(),
         webhook_secret: Some(overten::ids::new_webhook_secret()),
     };
     let record = NewKey {
@@ -69,7 +69,7 @@ async fn main() {
         hash: key.hash(),
         name: "bench".into(),
         prefix: key.display_prefix().into(),
-        created_at: rfc3339(now_secs()),
+        created_at: now_secs(),
         expires_at: None,
         rolled_from: None,
     };
