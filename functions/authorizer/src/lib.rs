@@ -27,7 +27,6 @@ use overten::Error;
 use overten::service;
 use overten::store::{KeyLookup, KeyRecord};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
 
 /// What downstream integrations read as `requestContext.authorizer.*`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -199,16 +198,6 @@ pub async fn authorize_at<S: KeyLookup>(
     overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(store, event, request_id, now)).await
 }
 
-/// [`authorize`] over an event and an answer as JSON values: for callers still written against
-/// the untyped API (tests/gateway.rs). New code decodes with [`AuthorizerEvent::from_slice`]
-/// and asks the [`AuthorizerResponse`].
-pub async fn handle<S: KeyLookup>(store: &S, event: Value, request_id: &str) -> Result<Value, AuthorizerError> {
-    let event: AuthorizerEvent = serde_json::from_value(event).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;
-    // Boxed: this wrapper's callers nest it in large test futures (rustc's layout-depth limit).
-    let answer = Box::pin(authorize(store, &event, request_id)).await?;
-    serde_json::to_value(answer).map_err(|e| AuthorizerError::Store(Error::Internal(e.to_string())))
-}
-
 /// One invocation as the Lambda runtime hands it over: the payload's JSON text, decoded here so an
 /// event of neither shape is the function's `BadEvent` error (API Gateway answers 5xx).
 pub async fn invoke<S: KeyLookup>(
@@ -352,6 +341,7 @@ impl From<AuthorizerError> for lambda_runtime::Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn stage_arn_covers_the_whole_stage() {
