@@ -179,6 +179,11 @@ mod tests {
         assert!(grace_counted(&item));
         let record = key_record(&item).unwrap();
         assert_eq!((record.org_id.as_str(), record.expires_at), ("org_1", Some(1_900_000_000)));
+        assert_eq!((record.created_at, record.revoked_at), (1_767_225_600, Some(1_798_761_600)), "RFC 3339 read back");
+        assert_eq!(record.revoked_reason, Some(crate::audit::RevokedReason::Leaked));
+        item.insert("created_at".into(), s("yesterday"));
+        assert!(key_record(&item).is_err(), "a time that is not RFC 3339 is an internal error");
+        item.insert("created_at".into(), s("2026-01-01T00:00:00Z"));
         item.remove("prefix");
         assert!(key_record(&item).is_err(), "a missing attribute is an internal error, not a guess");
         assert_eq!(get_n(&Item::from([("x".to_owned(), s("1"))]), "x"), None, "a string is not a number");
