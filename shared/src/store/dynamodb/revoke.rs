@@ -158,6 +158,8 @@ mod tests {
         let github = Audit::new(Actor::github_secret_scanning(), "req", 1_800_000_000);
         let tx = store.revoke_transaction("org_1", "key_1", &item, &change, &github).unwrap();
         assert_eq!(tx.steps(), [Step::OrgKey, Step::EndedCopy, Step::KeyRecord, Step::Event, Step::GraceCount]);
+        let grace = update_of(&tx, 4).expression_attribute_values().unwrap();
+        assert_eq!((grace[":delta"].as_n().unwrap().as_str(), grace[":grace"].as_n().unwrap().as_str()), ("0", "-1"));
         assert!(delete_condition(&tx, 0).contains("attribute_exists(released)"));
         let copy = tx.items()[1].put().unwrap().item();
         assert!(!copy.contains_key("released") && !copy.contains_key("grace_counted"));

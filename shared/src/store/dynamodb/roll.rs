@@ -207,6 +207,11 @@ mod tests {
             .roll_transaction("org_1", "key_1", &active_item("key_1", "ci"), &new_key(), 200_000_000, &audit())
             .unwrap();
         assert_eq!(ends, 1_900_000_000);
+        // Without an expiry of its own, the grace period alone.
+        let mut forever = active_item("key_1", "ci");
+        forever.remove("expires_at");
+        let (_, ends) = store.roll_transaction("org_1", "key_1", &forever, &new_key(), 600, &audit()).unwrap();
+        assert_eq!(ends, 1_800_000_600);
     }
 
     #[test]
