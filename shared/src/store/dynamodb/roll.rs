@@ -30,26 +30,10 @@ impl RollKey for DynamoStore {
         grace_seconds: i64,
         audit: &Audit,
     ) -> Result<Rolled, Error> {
-        let roll = || self.roll(org_id, key_id, new, keep_name, grace_seconds, audit);
-        match roll().await {
-            Err(Error::GraceLimitReached(_)) if self.retire_expired(org_id, audit.at).await? > 0 => roll().await,
-            other => other,
-        }
-    }
-}
-
-impl DynamoStore {
-    pub(super) async fn roll(
-        &self,
-        org_id: &str,
-        key_id: &str,
-        new: &NewKey,
-        keep_name: bool,
-        grace_seconds: i64,
-        audit: &Audit,
-    ) -> Result<Rolled, Error> {
         let mut new = new.clone();
-        for _ in 0..CHANGED_RETRIES {
+        let mut retired = false;
+        // One more round than a change's retries: the one after moving ended keys out.
+        for _ in 0..=CHANGED_RETRIES {
             let item = match self.key_item(org_id, key_id).await? {
                 Ok(item) => item,
                 Err(ended) if ended.contains_key("rolled_to") => return Err(Error::KeyAlreadyRolled),
@@ -68,14 +52,21 @@ impl DynamoStore {
             let Err(cancelled) = self.transact(tx).await? else {
                 return Ok(Rolled { old_key_expires_at, name: new.name });
             };
-            if let Some(err) = roll_failure(&cancelled) {
-                return Err(err);
+            match roll_failure(&cancelled) {
+                // Keys whose grace ended still count until moved out: move them, once, and retry.
+                Some(Error::GraceLimitReached(_)) if !retired && self.retire_expired(org_id, audit.at).await? > 0 => {
+                    retired = true;
+                }
+                Some(err) => return Err(err),
+                // Rolled, revoked or expired by another call meanwhile: the next read says which.
+                None => {}
             }
-            // Rolled, revoked or expired by another call meanwhile: the next read says which.
         }
         Err(Error::Unavailable(format!("key {key_id} kept changing during roll")))
     }
+}
 
+impl DynamoStore {
     /// The roll of `item` (the old key's `KEY#` item as read) to `new`, and when the old key ends:
     /// `audit.at + grace_seconds`, cut short by its own earlier expiry; at once with grace 0.
     fn roll_transaction(
