@@ -46,6 +46,8 @@ pub const MAX_STALENESS: Duration = Duration::from_secs(24 * 3600);
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest back-off: a recovered endpoint is used again within a minute.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The largest key-set response read (Google's and GitHub's are 1–3 KB).
+pub const MAX_KEY_SET_BYTES: usize = 256 * 1024;
 /// The longest wait an endpoint's own `Retry-After` or rate-limit reset can ask for.
 pub const MAX_ENDPOINT_WAIT: Duration = Duration::from_secs(3600);
 
@@ -177,8 +179,16 @@ impl KeySource for HttpSource {
             return Err(FetchError { message, retry_after });
         }
         let etag = header("etag").filter(|e| !e.is_empty() && e.len() <= 256).map(str::to_owned);
-        let body = response.bytes().await.map_err(|e| e.without_url().to_string())?;
-        Ok(Fetched::Set { body: body.to_vec(), max_age, etag })
+        // A key set is a few kilobytes: read at most MAX_KEY_SET_BYTES of whatever the endpoint sends.
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.without_url().to_string())? {
+            if body.len() + chunk.len() > MAX_KEY_SET_BYTES {
+                return Err(format!("the key set is larger than {MAX_KEY_SET_BYTES} bytes").into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Set { body, max_age, etag })
     }
 }
 

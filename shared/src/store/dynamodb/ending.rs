@@ -143,14 +143,31 @@ impl DynamoStore {
 
     /// One more key in a grace period, unless the org has `MAX_GRACE_KEYS` already.
     pub(super) fn grace_key_added(&self, org_id: &str) -> Result<TransactWriteItem, Error> {
+        self.capped_increment(self.org_key(org_id, META.to_owned()), "grace_keys", MAX_GRACE_KEYS, true)
+    }
+
+    /// `attribute` + 1 on the `Orgs` item `key`, refused once it holds `max` (an absent count is
+    /// 0): the org's grace count, a person's count of orgs created. With `item_exists` the item
+    /// must be there already (an org's `META`); without, the increment creates it.
+    pub(super) fn capped_increment(
+        &self,
+        key: Item,
+        attribute: &str,
+        max: usize,
+        item_exists: bool,
+    ) -> Result<TransactWriteItem, Error> {
+        let under_cap = "(attribute_not_exists(#count) OR #count < :max)";
+        let condition =
+            if item_exists { format!("attribute_exists(sk) AND {under_cap}") } else { under_cap.to_owned() };
         let update = Update::builder()
             .table_name(&self.tables.orgs)
-            .set_key(Some(self.org_key(org_id, META.to_owned())))
-            .update_expression("SET grace_keys = if_not_exists(grace_keys, :zero) + :one")
-            .condition_expression("attribute_exists(sk) AND (attribute_not_exists(grace_keys) OR grace_keys < :max)")
+            .set_key(Some(key))
+            .update_expression("SET #count = if_not_exists(#count, :zero) + :one")
+            .condition_expression(condition)
+            .expression_attribute_names("#count", attribute)
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(MAX_GRACE_KEYS as i64))
+            .expression_attribute_values(":max", n(max as i64))
             .build()
             .map_err(build_error)?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -214,8 +231,10 @@ mod tests {
         let added = update_of(&tx, 0);
         assert_eq!(
             added.condition_expression(),
-            Some("attribute_exists(sk) AND (attribute_not_exists(grace_keys) OR grace_keys < :max)")
+            Some("attribute_exists(sk) AND (attribute_not_exists(#count) OR #count < :max)")
         );
+        assert_eq!(added.expression_attribute_names().unwrap()["#count"], "grace_keys");
         assert_eq!(added.expression_attribute_values().unwrap()[":max"].as_n().unwrap(), "100");
+        assert_eq!(added.key()["sk"].as_s().unwrap(), "META");
     }
 }

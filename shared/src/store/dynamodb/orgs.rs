@@ -50,18 +50,14 @@ impl DynamoStore {
     /// Signup with `org_name`: the person's org count goes up in the same transaction as the org,
     /// its first key and its event, so the cap holds under retries and parallel signups alike.
     fn signup_transaction(&self, org: &NewOrg, key: &NewKey, audit: &Audit) -> Result<Transaction, Error> {
-        let count = Update::builder()
-            .table_name(&self.tables.orgs)
-            .set_key(Some(self.org_key(&user_pk(&org.owner_uid), "ORG_COUNT".to_owned())))
-            .update_expression("SET orgs_created = if_not_exists(orgs_created, :zero) + :one")
-            .condition_expression("attribute_not_exists(orgs_created) OR orgs_created < :max")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(MAX_ORGS_PER_USER as i64))
-            .build()
-            .map_err(build_error)?;
+        let count = self.capped_increment(
+            self.org_key(&user_pk(&org.owner_uid), "ORG_COUNT".to_owned()),
+            "orgs_created",
+            MAX_ORGS_PER_USER,
+            false,
+        )?;
         let mut tx = Transaction::new();
-        tx.push(Step::OrgCount, TransactWriteItem::builder().update(count).build());
+        tx.push(Step::OrgCount, count);
         tx.extend(Step::NewOrg, self.org_puts(org, Some(1))?);
         tx.extend(Step::NewKey, self.key_puts(&org.org_id, key)?);
         tx.push(Step::Event, self.event_put(&org.org_id, Some(&key.key_id), &Change::OrgCreated, audit)?);
@@ -221,7 +217,9 @@ mod tests {
         assert_eq!(tx.steps(), [Step::OrgCount, Step::NewOrg, Step::NewOrg, Step::NewKey, Step::NewKey, Step::Event]);
         let count = update_of(&tx, 0);
         assert_eq!(count.key()["org_id"].as_s().unwrap(), "USER#uid_member");
-        assert!(count.condition_expression().unwrap().contains("orgs_created < :max"));
+        assert_eq!(count.condition_expression(), Some("(attribute_not_exists(#count) OR #count < :max)"));
+        assert_eq!(count.expression_attribute_names().unwrap()["#count"], "orgs_created");
+        assert_eq!(count.expression_attribute_values().unwrap()[":max"].as_n().unwrap(), "10");
         let tx = store.enable_transaction("org_1", "whsec_x", &key(), &audit()).unwrap();
         assert_eq!(tx.steps(), [Step::Membership, Step::OrgMeta, Step::NewKey, Step::NewKey, Step::Event]);
         let operator = Audit::new(Actor::operator(None), "r", 0);
