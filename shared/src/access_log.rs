@@ -10,7 +10,7 @@
 use http::HeaderMap;
 
 /// Longest escaped value: a `User-Agent` header can be 8 KiB, an access-log line stays small.
-pub const MAX_LEN: usize = 256;
+pub const MAX_LEN: usize = crate::audit::MAX_USER_AGENT_CHARS;
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 

@@ -107,7 +107,9 @@ pub struct HttpSource {
     url: String,
     http: reqwest::Client,
     credential: Option<Arc<dyn Credential>>,
-    authorization: tokio::sync::OnceCell<reqwest::header::HeaderValue>,
+    /// The credential's header value once read; forgotten when the endpoint refuses it (`401`),
+    /// so a rotated secret is read again on the next fetch.
+    authorization: tokio::sync::Mutex<Option<reqwest::header::HeaderValue>>,
 }
 
 impl HttpSource {
@@ -128,30 +130,30 @@ impl HttpSource {
             .timeout(timeout)
             .build()
             .map_err(|e| Error::Internal(format!("building the key-set client: {e}")))?;
-        Ok(HttpSource { url, http, credential: None, authorization: tokio::sync::OnceCell::new() })
+        Ok(HttpSource { url, http, credential: None, authorization: tokio::sync::Mutex::new(None) })
     }
 
     async fn authorization(&self) -> Result<Option<reqwest::header::HeaderValue>, String> {
         let Some(credential) = &self.credential else { return Ok(None) };
-        let value = self
-            .authorization
-            .get_or_try_init(|| async {
-                let text = credential.authorization().await?;
-                let mut value = reqwest::header::HeaderValue::from_str(&text)
-                    .map_err(|_| "the credential is not a valid header value".to_owned())?;
-                value.set_sensitive(true);
-                Ok::<_, String>(value)
-            })
-            .await?;
-        Ok(Some(value.clone()))
+        let mut cached = self.authorization.lock().await;
+        if let Some(value) = cached.as_ref() {
+            return Ok(Some(value.clone()));
+        }
+        let text = credential.authorization().await?;
+        let mut value = reqwest::header::HeaderValue::from_str(&text)
+            .map_err(|_| "the credential is not a valid header value".to_owned())?;
+        value.set_sensitive(true);
+        *cached = Some(value.clone());
+        Ok(Some(value))
     }
 }
 
 impl KeySource for HttpSource {
     async fn fetch(&self, etag: Option<&str>) -> Result<Fetched, FetchError> {
         let mut request = self.http.get(&self.url);
-        if let Some(authorization) = self.authorization().await? {
-            request = request.header(reqwest::header::AUTHORIZATION, authorization);
+        let authorization = self.authorization().await?;
+        if let Some(authorization) = &authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization.clone());
         }
         if let Some(etag) = etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, etag);
@@ -161,6 +163,11 @@ impl KeySource for HttpSource {
         let max_age = header("cache-control").and_then(max_age);
         if response.status() == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
             return Ok(Fetched::NotModified { max_age });
+        }
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED && authorization.is_some() {
+            // Revoked or rotated: read the secret again on the next fetch (after the back-off).
+            *self.authorization.lock().await = None;
+            return Err(format!("HTTP {} (the credential was refused)", response.status()).into());
         }
         if !response.status().is_success() {
             // GitHub: "If you receive a rate limit error, you should stop making requests

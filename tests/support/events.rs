@@ -66,7 +66,7 @@ pub async fn authorize_at<S: overten::store::KeyLookup>(
     now: i64,
 ) -> Result<authorizer::AuthorizerResponse, authorizer::AuthorizerError> {
     let event = authorizer::AuthorizerEvent::from_slice(&serde_json::to_vec(event).expect("JSON"))
-        .map_err(|e| authorizer::AuthorizerError::BadEvent(e.to_string()))?;
+        .map_err(|e| authorizer::AuthorizerError::BadEvent(authorizer::bad_event(&e)))?;
     authorizer::authorize_at(store, &event, "req-test", now).await
 }
 

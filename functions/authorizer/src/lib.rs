@@ -198,6 +198,12 @@ pub async fn authorize_at<S: KeyLookup>(
     overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(store, event, request_id, now)).await
 }
 
+/// Why an event could not be decoded, without any of its text: serde's messages quote the value
+/// they met, which may be a header holding a key.
+pub fn bad_event(e: &serde_json::Error) -> String {
+    format!("not an authorizer event ({:?} at line {}, column {})", e.classify(), e.line(), e.column())
+}
+
 /// One invocation as the Lambda runtime hands it over: the payload's JSON text, decoded here so an
 /// event of neither shape is the function's `BadEvent` error (API Gateway answers 5xx).
 pub async fn invoke<S: KeyLookup>(
@@ -206,7 +212,7 @@ pub async fn invoke<S: KeyLookup>(
     request_id: &str,
 ) -> Result<AuthorizerResponse, AuthorizerError> {
     let event =
-        AuthorizerEvent::from_slice(payload.get().as_bytes()).map_err(|e| AuthorizerError::BadEvent(e.to_string()))?;
+        AuthorizerEvent::from_slice(payload.get().as_bytes()).map_err(|e| AuthorizerError::BadEvent(bad_event(&e)))?;
     authorize(store, &event, request_id).await
 }
 
@@ -342,6 +348,30 @@ impl From<AuthorizerError> for lambda_runtime::Diagnostic {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn an_undecodable_event_names_where_never_what() {
+        let key = "sk_live_0123456789abcdefghijklmnopqr";
+        let bodies = [
+            format!(r#"{{"type":"REQUEST","headers":{{"x-api-key":"{key}\u0000"}}}}"#),
+            format!(r#"{{"type":"REQUEST","headers":{{"x-api-key":["{key}"]}}}}"#),
+            format!(r#"{{"type":"REQUEST","methodArn":"{key}""#),
+            format!(r#"["{key}"]"#),
+        ];
+        for body in &bodies {
+            if let Err(e) = AuthorizerEvent::from_slice(body.as_bytes()) {
+                let message = bad_event(&e);
+                assert!(message.starts_with("not an authorizer event (") && !message.contains("sk_live_"), "{message}");
+            }
+        }
+        let Err(e) = AuthorizerEvent::from_slice(br#"["x"]"#) else { panic!("an array is no event") };
+        assert_eq!(bad_event(&e), "not an authorizer event (Data at line 1, column 5)");
+        // The premise: serde's own message would have quoted the key.
+        let quoted = bodies.iter().any(|b| {
+            AuthorizerEvent::from_slice(b.as_bytes()).err().is_some_and(|e| e.to_string().contains("sk_live_"))
+        });
+        assert!(quoted, "serde's message quotes the value it met");
+    }
 
     #[test]
     fn stage_arn_covers_the_whole_stage() {

@@ -460,3 +460,18 @@ async fn the_last_good_set_ends_exactly_a_day_past_its_expiry() {
     tokio::time::advance(Duration::from_millis(1)).await;
     assert!(is_unavailable(&keys.key("a").await), "backing off, and the set is past its end");
 }
+
+#[tokio::test]
+async fn a_refused_credential_is_read_again_on_the_next_fetch() {
+    let refused = http_answer("401 Unauthorized", "", r#"{"message": "Bad credentials"}"#);
+    let ok = http_answer("200 OK", "", r#"{"a": "k"}"#);
+    let (url, _) = one_shot_server(vec![refused, ok.clone(), ok]).await;
+    let mut source = HttpSource::new(url, Duration::from_secs(2), &[]).unwrap();
+    let token = Arc::new(CountingToken(AtomicUsize::new(0)));
+    source.credential = Some(token.clone());
+    let err = source.fetch(None).await.err().unwrap();
+    assert_eq!(err.message, "HTTP 401 Unauthorized (the credential was refused)");
+    assert!(source.fetch(None).await.is_ok());
+    assert!(source.fetch(None).await.is_ok());
+    assert_eq!(token.0.load(Ordering::SeqCst), 2, "read again after the 401, then kept");
+}

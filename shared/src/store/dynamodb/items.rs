@@ -91,15 +91,17 @@ pub(super) fn get_time(item: &Item, name: &str) -> Result<i64, Error> {
 
 /// An `ApiKeys` item as the hot path reads it.
 pub(super) fn key_record(item: &Item) -> Result<KeyRecord, Error> {
+    // Read once: whether it was revoked decides whether its reason is read at all.
+    let revoked_at = item.contains_key("revoked_at").then(|| get_time(item, "revoked_at")).transpose()?;
     Ok(KeyRecord {
         key_id: get_s(item, "key_id")?,
         org_id: get_s(item, "org_id")?,
         name: get_s(item, "name")?,
         prefix: get_s(item, "prefix")?,
         created_at: get_time(item, "created_at")?,
-        revoked_at: opt_s(item, "revoked_at").map(|_| get_time(item, "revoked_at")).transpose()?,
-        revoked_reason: opt_s(item, "revoked_at")
+        revoked_reason: revoked_at
             .map(|_| crate::audit::RevokedReason::parse(opt_s(item, "revoked_reason").as_deref())),
+        revoked_at,
         last_used_at: get_n(item, "last_used_at"),
         expires_at: get_n(item, "expires_at"),
         rolled_to: opt_s(item, "rolled_to"),
