@@ -51,6 +51,17 @@ pub enum Error {
     OrgLimitReached(usize),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// A valid key whose restrictions refuse the request (README, "Restricted keys"): 403, the
+    /// message naming what is missing, the body's `required` object.
+    #[error("{}", .0.message())]
+    PermissionDenied(crate::restrictions::Denied),
+    /// A key refused at API Gateway: the REST API's `UNAUTHORIZED` response, whose body is fixed
+    /// (an authorizer that fails with `Unauthorized` has no context to tell which key problem it
+    /// was; `GET /verify` tells). The functions never return it.
+    #[error(
+        "missing or invalid API key: send a live key as `X-API-Key: sk_live_…` or `Authorization: Bearer sk_live_…`; GET /verify with it says what is wrong"
+    )]
+    ApiKeyRefused,
     #[error("no such route")]
     RouteNotFound,
     #[error("method not allowed on this route")]
@@ -75,10 +86,12 @@ impl Error {
             | Error::InvalidApiKey(_)
             | Error::UnknownApiKey
             | Error::ExpiredApiKey
+            | Error::ApiKeyRefused
             | Error::InvalidSignature
             | Error::MissingToken
             | Error::InvalidToken(_)
             | Error::TokenExpired => 401,
+            Error::PermissionDenied(_) => 403,
             Error::OrgNotFound | Error::KeyNotFound | Error::RouteNotFound => 404,
             Error::MethodNotAllowed => 405,
             Error::ApiAlreadyEnabled
@@ -99,7 +112,10 @@ impl Error {
         match self {
             Error::InvalidRequest(_) => "invalid_request",
             Error::MissingApiKey => "missing_api_key",
-            Error::InvalidApiKey(_) | Error::UnknownApiKey | Error::ExpiredApiKey => "invalid_api_key",
+            Error::InvalidApiKey(_) | Error::UnknownApiKey | Error::ExpiredApiKey | Error::ApiKeyRefused => {
+                "invalid_api_key"
+            }
+            Error::PermissionDenied(_) => "permission_denied",
             Error::InvalidSignature => "invalid_signature",
             Error::KeyAlreadyRolled => "key_already_rolled",
             Error::KeyInactive => "key_inactive",
@@ -137,9 +153,15 @@ impl Error {
         self.status() >= 500
     }
 
-    /// The contract's body: `{"error": {"code", "message", "request_id"}}`.
+    /// The contract's body: `{"error": {"code", "message", "request_id"}}`, and `required` for a
+    /// permission denial.
     pub fn body(&self, request_id: &str) -> Value {
-        json!({"error": {"code": self.code(), "message": self.public_message(), "request_id": request_id}})
+        let mut body =
+            json!({"error": {"code": self.code(), "message": self.public_message(), "request_id": request_id}});
+        if let Error::PermissionDenied(denied) = self {
+            body["error"]["required"] = denied.required();
+        }
+        body
     }
 
     /// Logs server-side failures with their internal detail (which never reaches the caller).
@@ -153,6 +175,7 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::restrictions::Denied;
 
     #[test]
     fn server_errors_hide_their_detail() {
@@ -265,9 +288,30 @@ mod tests {
             (Error::RateLimited, 429, "rate_limited"),
             (Error::Internal("x".into()), 500, "internal_error"),
             (Error::Unavailable("x".into()), 503, "service_unavailable"),
+            (Error::ApiKeyRefused, 401, "invalid_api_key"),
+            (Error::PermissionDenied(Denied::Format(None)), 403, "permission_denied"),
         ];
         for (err, status, code) in cases {
             assert_eq!((err.status(), err.code()), (status, code), "{err:?}");
         }
+    }
+
+    #[test]
+    fn a_permission_denial_names_what_is_missing_in_message_and_required() {
+        use crate::restrictions::{Access, Permission, Resource};
+        let denied = |d| Error::PermissionDenied(d).body("req-1");
+        let body = denied(Denied::Permission(Permission::new(Resource::Runs, Access::Read)));
+        assert_eq!(
+            body,
+            json!({"error": {"code": "permission_denied", "message": "this key lacks runs:read", "request_id": "req-1",
+                "required": {"permission": "runs:read", "format": null}}})
+        );
+        let body = denied(Denied::Format(Some("docx".into())));
+        assert_eq!(body["error"]["message"], "this key may not act on format docx");
+        assert_eq!(body["error"]["required"], json!({"permission": null, "format": "docx"}));
+        let body = denied(Denied::Address(Some("203.0.113.9".parse().unwrap())));
+        assert_eq!(body["error"]["message"], "this key may not be used from 203.0.113.9");
+        assert_eq!(body["error"]["required"], json!({"permission": null, "format": null}));
+        assert!(Error::UnknownApiKey.body("r")["error"].get("required").is_none(), "only a denial has `required`");
     }
 }

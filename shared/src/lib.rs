@@ -21,6 +21,7 @@ pub mod ids;
 pub mod key_set;
 pub mod logging;
 pub mod requests;
+pub mod restrictions;
 pub mod role;
 pub mod secret_scanning;
 pub mod service;
