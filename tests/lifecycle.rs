@@ -579,11 +579,13 @@ async fn a_change_whose_transaction_fails_writes_no_event() {
         created_at: now_secs(),
         expires_at: None,
         rolled_from: None,
+        restrictions: Default::default(),
     };
     let audit = Audit::new(Actor::user(&org.uid), "req-dup", now_secs());
     let err = stack.store.create_key(&org.id, &duplicate, &audit).await.unwrap_err();
     assert_eq!(err.status(), 500);
-    let rolled = stack.store.roll_key(&org.id, &org.first_id, &duplicate, false, 60, &audit).await.unwrap_err();
+    let rolled =
+        stack.store.roll_key(&org.id, &org.first_id, &duplicate, &inherit_lists_only(), 60, &audit).await.unwrap_err();
     assert_eq!(rolled.status(), 500);
     assert_eq!(stack.events(&org).await.len(), before);
     assert_eq!(stack.listing(&org, true).await.len(), 1, "and no key");
@@ -814,6 +816,7 @@ async fn events_past_their_retention_are_not_served_before_dynamodb_deletes_them
             created_at: now_secs(),
             expires_at: None,
             rolled_from: None,
+            restrictions: Default::default(),
         };
         let audit = Audit::new(Actor::user(&org.uid), request, now_secs() - days_ago * 86_400);
         stack.store.create_key(&org.id, &new, &audit).await.unwrap();
@@ -874,4 +877,9 @@ async fn keys_rolled_before_the_grace_count_existed_never_take_it_below_zero() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(stack.listing(&org, false).await.len(), 2, "the ended legacy key was moved out");
     assert_eq!(counts(&stack, &org).await, (1, 1), "only the new roll counts");
+}
+
+/// A roll that names its new key: only the lists are inherited.
+fn inherit_lists_only() -> overten::store::Inherit {
+    overten::store::Inherit { name: false, ..overten::store::Inherit::ALL }
 }

@@ -5,7 +5,8 @@ use overten::Error;
 use overten::clock::now_secs;
 use overten::ids::{new_key_id, new_org_id, new_webhook_secret};
 use overten::store::{
-    CreateKey, KeyLookup, ListKeys, ListQuery, Membership, NewKey, NewOrg, Orgs, RenameKey, RevokeKey, RollKey,
+    CreateKey, Inherit, KeyLookup, KeyUpdate, ListKeys, ListQuery, Membership, NewKey, NewOrg, Orgs, RevokeKey,
+    RollKey, UpdateKey,
 };
 use overten_tests::{fresh_store, revoked, user};
 
@@ -19,8 +20,13 @@ fn new_key(name: &str) -> (ApiKey, NewKey) {
         created_at: now_secs(),
         expires_at: None,
         rolled_from: None,
+        restrictions: Default::default(),
     };
     (key, record)
+}
+
+fn rename(name: &str) -> KeyUpdate {
+    KeyUpdate { name: Some(name.into()), restrictions: Default::default() }
 }
 
 fn new_org(owner: &str, with_api: bool) -> NewOrg {
@@ -271,9 +277,9 @@ async fn every_cancellation_maps_to_its_cause_with_an_extra_item_in_the_middle()
     let revoke = Change::KeyRevoked { reason: RevokedReason::Revoked };
     let as_stranger = store.revoke_key(&org.org_id, &ids[0], &revoke, &stranger).await;
     assert!(matches!(as_stranger, Err(Error::OrgNotFound)), "{as_stranger:?}");
-    let as_stranger = store.roll_key(&org.org_id, &ids[0], &new_key("r").1, true, 60, &stranger).await;
+    let as_stranger = store.roll_key(&org.org_id, &ids[0], &new_key("r").1, &Inherit::ALL, 60, &stranger).await;
     assert!(matches!(as_stranger, Err(Error::OrgNotFound)), "{as_stranger:?}");
-    let as_stranger = store.rename_key(&org.org_id, &ids[0], "renamed", &stranger).await;
+    let as_stranger = store.update_key(&org.org_id, &ids[0], &rename("renamed"), &stranger).await;
     assert!(matches!(as_stranger, Err(Error::OrgNotFound)), "{as_stranger:?}");
 
     // A key whose ApiKeys item names another org: the key record's condition refuses the change.
@@ -289,7 +295,7 @@ async fn every_cancellation_maps_to_its_cause_with_an_extra_item_in_the_middle()
     elsewhere.send().await.unwrap();
     let revoked = store.revoke_key(&orgs[1].org_id, &moved_key.key_id, &revoke, &user(&owner)).await;
     assert!(matches!(revoked, Err(Error::KeyNotFound)), "{revoked:?}");
-    let renamed = store.rename_key(&orgs[1].org_id, &moved_key.key_id, "renamed", &user(&owner)).await;
+    let renamed = store.update_key(&orgs[1].org_id, &moved_key.key_id, &rename("renamed"), &user(&owner)).await;
     assert!(matches!(renamed, Err(Error::KeyNotFound)), "{renamed:?}");
 
     // Rolling: twice, then the grace limit.
@@ -297,13 +303,13 @@ async fn every_cancellation_maps_to_its_cause_with_an_extra_item_in_the_middle()
     for _ in 0..100 {
         let (_, next) = new_key("rolled");
         let at = Audit::new(Actor::user(&owner), "req", now);
-        store.roll_key(&org.org_id, &current, &next, true, 3600, &at).await.unwrap();
-        let twice = store.roll_key(&org.org_id, &current, &new_key("again").1, true, 3600, &at).await;
+        store.roll_key(&org.org_id, &current, &next, &Inherit::ALL, 3600, &at).await.unwrap();
+        let twice = store.roll_key(&org.org_id, &current, &new_key("again").1, &Inherit::ALL, 3600, &at).await;
         assert!(matches!(twice, Err(Error::KeyAlreadyRolled)), "{twice:?}");
         current = next.key_id;
     }
-    let graced = store.roll_key(&org.org_id, &current, &new_key("r").1, true, 3600, &user(&owner)).await;
+    let graced = store.roll_key(&org.org_id, &current, &new_key("r").1, &Inherit::ALL, 3600, &user(&owner)).await;
     assert!(matches!(graced, Err(Error::GraceLimitReached(100))), "{graced:?}");
     // And a roll with grace 0 is not limited by it.
-    store.roll_key(&org.org_id, &current, &new_key("r").1, true, 0, &user(&owner)).await.unwrap();
+    store.roll_key(&org.org_id, &current, &new_key("r").1, &Inherit::ALL, 0, &user(&owner)).await.unwrap();
 }

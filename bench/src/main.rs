@@ -72,6 +72,7 @@ async fn main() {
         created_at: now_secs(),
         expires_at: None,
         rolled_from: None,
+        restrictions: Default::default(),
     };
     store.create_org_with_key(&org, &record, &user(&org.owner_uid)).await.expect("seed the key");
     let event = serde_json::to_vec(&rest_authorizer_event(&[("X-API-Key", key.expose_secret())])).unwrap();

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use overten::requests::{
-    CreateKeyRequest, RenameKeyRequest, RollKeyRequest, SignupRequest, parse_events_query, parse_list_query,
+    CreateKeyRequest, RollKeyRequest, SignupRequest, parse_events_query, parse_list_query,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = SignupRequest::parse(data);
     let _ = CreateKeyRequest::parse(data, now);
     let _ = RollKeyRequest::parse(data, now);
-    let _ = RenameKeyRequest::parse(data);
+    let _ = overten::requests::parse_key_update(data);
     let _ = overten::secret_scanning::parse_delivery(data);
     if let Ok(text) = std::str::from_utf8(data) {
         let pairs = || text.split('&').map(|p| p.split_once('=').unwrap_or((p, "")));

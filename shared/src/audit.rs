@@ -153,10 +153,26 @@ pub enum Change {
     OrgCreated,
     ApiEnabled,
     KeyCreated,
-    KeyRenamed { from: String, to: String },
-    KeyRolled { new_key_id: String, old_key_expires_at: i64 },
-    KeyRevoked { reason: RevokedReason },
-    KeyLeaked { url: Option<String>, source: Option<String> },
+    KeyRenamed {
+        from: String,
+        to: String,
+    },
+    /// A key's lists changed (`PATCH`): the three lists before and after.
+    KeyRestricted {
+        from: crate::restrictions::Restrictions,
+        to: crate::restrictions::Restrictions,
+    },
+    KeyRolled {
+        new_key_id: String,
+        old_key_expires_at: i64,
+    },
+    KeyRevoked {
+        reason: RevokedReason,
+    },
+    KeyLeaked {
+        url: Option<String>,
+        source: Option<String>,
+    },
 }
 
 /// An event's `type`, as the contract names it.
@@ -170,6 +186,8 @@ pub enum EventType {
     KeyCreated,
     #[serde(rename = "key.renamed")]
     KeyRenamed,
+    #[serde(rename = "key.restricted")]
+    KeyRestricted,
     #[serde(rename = "key.rolled")]
     KeyRolled,
     #[serde(rename = "key.revoked")]
@@ -179,11 +197,12 @@ pub enum EventType {
 }
 
 impl EventType {
-    const ALL: [EventType; 7] = [
+    const ALL: [EventType; 8] = [
         EventType::OrgCreated,
         EventType::ApiEnabled,
         EventType::KeyCreated,
         EventType::KeyRenamed,
+        EventType::KeyRestricted,
         EventType::KeyRolled,
         EventType::KeyRevoked,
         EventType::KeyLeaked,
@@ -195,6 +214,7 @@ impl EventType {
             EventType::ApiEnabled => "api.enabled",
             EventType::KeyCreated => "key.created",
             EventType::KeyRenamed => "key.renamed",
+            EventType::KeyRestricted => "key.restricted",
             EventType::KeyRolled => "key.rolled",
             EventType::KeyRevoked => "key.revoked",
             EventType::KeyLeaked => "key.leaked",
@@ -213,6 +233,7 @@ impl Change {
             Change::ApiEnabled => EventType::ApiEnabled,
             Change::KeyCreated => EventType::KeyCreated,
             Change::KeyRenamed { .. } => EventType::KeyRenamed,
+            Change::KeyRestricted { .. } => EventType::KeyRestricted,
             Change::KeyRolled { .. } => EventType::KeyRolled,
             Change::KeyRevoked { .. } => EventType::KeyRevoked,
             Change::KeyLeaked { .. } => EventType::KeyLeaked,
@@ -227,6 +248,7 @@ impl Change {
         match self {
             Change::OrgCreated | Change::ApiEnabled | Change::KeyCreated => serde_json::json!({}),
             Change::KeyRenamed { from, to } => serde_json::json!({"from": from, "to": to}),
+            Change::KeyRestricted { from, to } => serde_json::json!({"from": from, "to": to}),
             Change::KeyRolled { new_key_id, old_key_expires_at } => {
                 serde_json::json!({"new_key_id": new_key_id, "old_key_expires_at": rfc3339(*old_key_expires_at)})
             }

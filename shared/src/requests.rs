@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::ids::is_valid_key_id;
+use crate::restrictions::{Restrictions, RestrictionsPatch};
 use crate::store::{ListQuery, MAX_ACTIVE_KEYS};
 
 /// Bodies larger than this are refused with 413 before parsing.
@@ -29,6 +30,26 @@ struct SignupBody {
     existing_org_id: Option<String>,
     #[serde(default, deserialize_with = "present")]
     key_name: Option<String>,
+}
+
+/// A restriction list: absent (`None`), `null` (`Some(None)`: no restriction) or a list.
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// The three lists of a body, before validation.
+struct ListsBody {
+    permissions: Option<Option<Vec<String>>>,
+    formats: Option<Option<Vec<String>>>,
+    allowed_ips: Option<Option<Vec<String>>>,
+}
+
+impl ListsBody {
+    fn parse(self) -> Result<RestrictionsPatch, Error> {
+        RestrictionsPatch::parse((self.permissions, self.formats, self.allowed_ips))
+    }
 }
 
 /// An optional field that, when present, must have its type: `null` is a wrong type, not absence.
@@ -79,6 +100,8 @@ pub struct CreateKeyRequest {
     pub name: String,
     /// Seconds since the epoch.
     pub expires_at: Option<i64>,
+    /// Unrestricted unless the body gives lists.
+    pub restrictions: Restrictions,
 }
 
 #[derive(Deserialize)]
@@ -87,15 +110,24 @@ struct CreateKeyBody {
     name: String,
     #[serde(default, deserialize_with = "present")]
     expires_at: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    permissions: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    formats: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    allowed_ips: Option<Option<Vec<String>>>,
 }
 
 impl CreateKeyRequest {
     /// `now`: seconds since the epoch, against which `expires_at` must lie in the future.
     pub fn parse(body: &[u8], now: i64) -> Result<Self, Error> {
         let request: CreateKeyBody = parse_json(body)?;
+        let lists =
+            ListsBody { permissions: request.permissions, formats: request.formats, allowed_ips: request.allowed_ips };
         Ok(CreateKeyRequest {
             name: validate_name("name", request.name, MAX_KEY_NAME_CHARS)?,
             expires_at: request.expires_at.map(|at| parse_expiry(&at, now)).transpose()?,
+            restrictions: lists.parse()?.apply(&Restrictions::default()),
         })
     }
 }
@@ -107,6 +139,8 @@ pub struct RollKeyRequest {
     /// The new key's name; the old key's when `None`.
     pub name: Option<String>,
     pub expires_at: Option<i64>,
+    /// The lists the body gives; the others are the old key's.
+    pub restrictions: RestrictionsPatch,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +152,12 @@ struct RollKeyBody {
     name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     expires_at: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    permissions: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    formats: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    allowed_ips: Option<Option<Vec<String>>>,
 }
 
 impl RollKeyRequest {
@@ -127,6 +167,7 @@ impl RollKeyRequest {
                 grace_period_seconds: DEFAULT_GRACE_PERIOD_SECONDS,
                 name: None,
                 expires_at: None,
+                restrictions: RestrictionsPatch::KEEP,
             });
         }
         let request: RollKeyBody = parse_json(body)?;
@@ -140,22 +181,45 @@ impl RollKeyRequest {
             grace_period_seconds: grace,
             name: request.name.map(|name| validate_name("name", name, MAX_KEY_NAME_CHARS)).transpose()?,
             expires_at: request.expires_at.map(|at| parse_expiry(&at, now)).transpose()?,
+            restrictions: ListsBody {
+                permissions: request.permissions,
+                formats: request.formats,
+                allowed_ips: request.allowed_ips,
+            }
+            .parse()?,
         })
     }
 }
 
-/// `PATCH /orgs/{org_id}/api-keys/{key_id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// `PATCH /orgs/{org_id}/api-keys/{key_id}`: `name`, the lists, or both; at least one.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RenameKeyRequest {
-    pub name: String,
+struct UpdateKeyBody {
+    #[serde(default, deserialize_with = "present")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    permissions: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    formats: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    allowed_ips: Option<Option<Vec<String>>>,
 }
 
-impl RenameKeyRequest {
-    pub fn parse(body: &[u8]) -> Result<Self, Error> {
-        let request: RenameKeyRequest = parse_json(body)?;
-        Ok(RenameKeyRequest { name: validate_name("name", request.name, MAX_KEY_NAME_CHARS)? })
+/// Parses a `PATCH` body into the store's [`crate::store::KeyUpdate`].
+pub fn parse_key_update(body: &[u8]) -> Result<crate::store::KeyUpdate, Error> {
+    let request: UpdateKeyBody = parse_json(body)?;
+    let restrictions =
+        ListsBody { permissions: request.permissions, formats: request.formats, allowed_ips: request.allowed_ips }
+            .parse()?;
+    if request.name.is_none() && restrictions.is_empty() {
+        return Err(Error::InvalidRequest(
+            "give `name`, `permissions`, `formats` or `allowed_ips` (a list, or null to lift it)".into(),
+        ));
     }
+    Ok(crate::store::KeyUpdate {
+        name: request.name.map(|name| validate_name("name", name, MAX_KEY_NAME_CHARS)).transpose()?,
+        restrictions,
+    })
 }
 
 /// An `expires_at`: RFC 3339 in UTC (`Z`), after `now` and at most [`MAX_EXPIRY_DAYS`] ahead.
@@ -353,7 +417,11 @@ mod tests {
     fn create_key_bodies() {
         assert_eq!(
             CreateKeyRequest::parse(br#"{"name":"billing-service-prod"}"#, 0).unwrap(),
-            CreateKeyRequest { name: "billing-service-prod".into(), expires_at: None }
+            CreateKeyRequest {
+                name: "billing-service-prod".into(),
+                expires_at: None,
+                restrictions: Default::default()
+            }
         );
         for body in [r#"{}"#, r#"{"name":null}"#, r#"{"name":""}"#, r#"{"name":"a\nb"}"#, "null"] {
             assert!(matches!(CreateKeyRequest::parse(body.as_bytes(), 0), Err(Error::InvalidRequest(_))), "{body}");
@@ -388,7 +456,12 @@ mod tests {
     #[test]
     fn roll_bodies() {
         let now = 1_795_746_993;
-        let default = RollKeyRequest { grace_period_seconds: 86_400, name: None, expires_at: None };
+        let default = RollKeyRequest {
+            grace_period_seconds: 86_400,
+            name: None,
+            expires_at: None,
+            restrictions: Default::default(),
+        };
         assert_eq!(RollKeyRequest::parse(b"", now).unwrap(), default);
         assert_eq!(RollKeyRequest::parse(b"{}", now).unwrap(), default);
         let full = RollKeyRequest::parse(
@@ -418,9 +491,9 @@ mod tests {
 
     #[test]
     fn rename_bodies_and_event_queries() {
-        assert_eq!(RenameKeyRequest::parse(br#"{"name":"new"}"#).unwrap().name, "new");
+        assert_eq!(parse_key_update(br#"{"name":"new"}"#).unwrap().name.as_deref(), Some("new"));
         for body in ["{}", r#"{"name":""}"#, r#"{"name":"x","extra":1}"#] {
-            assert!(matches!(RenameKeyRequest::parse(body.as_bytes()), Err(Error::InvalidRequest(_))), "{body}");
+            assert!(matches!(parse_key_update(body.as_bytes()), Err(Error::InvalidRequest(_))), "{body}");
         }
         let q = parse_events_query([]).unwrap();
         assert_eq!((q.limit, q.cursor), (50, None));

@@ -12,11 +12,13 @@ use crate::credentials::api_key_from_headers;
 use crate::error::Error;
 use crate::ids::{is_valid_key_id, is_valid_org_id, new_key_id, new_org_id, new_webhook_secret};
 use crate::requests::{CreateKeyRequest, RollKeyRequest, SignupRequest};
+use crate::restrictions::Restrictions;
 use crate::store::TOUCH_INTERVAL_SECS;
 use crate::store::{
     CreateKey, KeyLookup, KeyRecord, KeySummary, ListEvents, ListKeys, ListQuery, Membership, NewKey, NewOrg, Orgs,
-    RenameKey, RevokeKey, RollKey,
+    RevokeKey, RollKey, UpdateKey,
 };
+use crate::store::{Inherit, KeyUpdate};
 
 /// The public fields of a key.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -45,6 +47,9 @@ pub struct CreatedKey {
     pub secret: String,
     pub created_at: String,
     pub expires_at: Option<String>,
+    /// `permissions`, `formats`, `allowed_ips`: `null` when not restricted.
+    #[serde(flatten)]
+    pub restrictions: Restrictions,
 }
 
 /// `201` of `POST /orgs/{org_id}/api-keys/{key_id}/roll`. No `Debug`: it holds the raw key.
@@ -65,7 +70,12 @@ pub struct KeyList {
 }
 
 /// A fresh key and the record to store for it (hash and prefix only).
-fn mint_key(name: String, expires_at: Option<i64>, rolled_from: Option<&str>) -> (ApiKey, NewKey) {
+fn mint_key(
+    name: String,
+    expires_at: Option<i64>,
+    rolled_from: Option<&str>,
+    restrictions: Restrictions,
+) -> (ApiKey, NewKey) {
     let now_ms = now_millis();
     let key = ApiKey::generate();
     let record = NewKey {
@@ -76,6 +86,7 @@ fn mint_key(name: String, expires_at: Option<i64>, rolled_from: Option<&str>) ->
         created_at: (now_ms / 1000) as i64,
         expires_at,
         rolled_from: rolled_from.map(str::to_owned),
+        restrictions,
     };
     (key, record)
 }
@@ -97,6 +108,7 @@ fn created(key: &ApiKey, record: NewKey) -> CreatedKey {
         name: record.name,
         prefix: record.prefix,
         created_at: rfc3339(record.created_at),
+        restrictions: record.restrictions,
     }
 }
 
@@ -106,7 +118,7 @@ pub async fn signup<S: Orgs>(store: &S, audit: &Audit, request: SignupRequest) -
     let webhook_secret = new_webhook_secret();
     let (org_id, key, record) = match request {
         SignupRequest::NewOrg { org_name, key_name } => {
-            let (key, record) = mint_key(key_name, None, None);
+            let (key, record) = mint_key(key_name, None, None, Restrictions::default());
             let org = NewOrg {
                 org_id: new_org_id(),
                 name: org_name,
@@ -121,7 +133,7 @@ pub async fn signup<S: Orgs>(store: &S, audit: &Audit, request: SignupRequest) -
             if !is_valid_org_id(&org_id) {
                 return Err(Error::OrgNotFound);
             }
-            let (key, record) = mint_key(key_name, None, None);
+            let (key, record) = mint_key(key_name, None, None, Restrictions::default());
             store.enable_api(&org_id, &webhook_secret, &record, audit).await?;
             (org_id, key, record)
         }
@@ -138,7 +150,7 @@ pub async fn create_key<S: CreateKey>(
     if !is_valid_org_id(org_id) {
         return Err(Error::OrgNotFound);
     }
-    let (key, record) = mint_key(request.name, request.expires_at, None);
+    let (key, record) = mint_key(request.name, request.expires_at, None, request.restrictions);
     store.create_key(org_id, &record, audit).await?;
     Ok(created(&key, record))
 }
@@ -178,10 +190,12 @@ pub async fn roll_key<S: RollKey + Membership>(
     audit: &Audit,
 ) -> Result<RolledKey, Error> {
     require_actor_and_key_id(store, audit, org_id, key_id).await?;
-    let keep_name = request.name.is_none();
-    let (key, record) = mint_key(request.name.unwrap_or_default(), request.expires_at, Some(key_id));
-    let rolled = store.roll_key(org_id, key_id, &record, keep_name, request.grace_period_seconds, audit).await?;
-    let record = NewKey { name: rolled.name, ..record };
+    let inherit = Inherit { name: request.name.is_none(), restrictions: request.restrictions };
+    // The lists are the store's to settle: it reads the old key's in the roll's transaction.
+    let (key, record) =
+        mint_key(request.name.unwrap_or_default(), request.expires_at, Some(key_id), Restrictions::default());
+    let rolled = store.roll_key(org_id, key_id, &record, &inherit, request.grace_period_seconds, audit).await?;
+    let record = NewKey { name: rolled.name, restrictions: rolled.restrictions, ..record };
     Ok(RolledKey {
         key: created(&key, record),
         rolled_from: key_id.to_owned(),
@@ -189,15 +203,16 @@ pub async fn roll_key<S: RollKey + Membership>(
     })
 }
 
-pub async fn rename_key<S: RenameKey + Membership>(
+/// `PATCH`: a new name, changed lists, or both.
+pub async fn update_key<S: UpdateKey + Membership>(
     store: &S,
     org_id: &str,
     key_id: &str,
-    name: &str,
+    update: &KeyUpdate,
     audit: &Audit,
 ) -> Result<KeySummary, Error> {
     require_actor_and_key_id(store, audit, org_id, key_id).await?;
-    store.rename_key(org_id, key_id, name, audit).await
+    store.update_key(org_id, key_id, update, audit).await
 }
 
 pub async fn list_events<S: ListEvents + Membership>(

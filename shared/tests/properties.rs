@@ -5,7 +5,7 @@ use http::{HeaderMap, HeaderValue};
 use overten::config::FirebaseConfig;
 use overten::credentials::api_key_from_headers;
 use overten::firebase::TokenVerifier;
-use overten::requests::{CreateKeyRequest, RenameKeyRequest, RollKeyRequest, SignupRequest, parse_list_query};
+use overten::requests::{CreateKeyRequest, RollKeyRequest, SignupRequest, parse_key_update, parse_list_query};
 use overten::{ApiKey, Error, KeyFormatError};
 use proptest::prelude::*;
 
@@ -65,7 +65,7 @@ proptest! {
             SignupRequest::parse(&body).err(),
             CreateKeyRequest::parse(&body, now).err(),
             RollKeyRequest::parse(&body, now).err(),
-            RenameKeyRequest::parse(&body).err(),
+            parse_key_update(&body).err(),
         ];
         for result in results.into_iter().flatten() {
             prop_assert!(matches!(result, Error::InvalidRequest(_) | Error::PayloadTooLarge(_)), "{result:?}");

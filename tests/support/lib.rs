@@ -155,5 +155,5 @@ pub fn revoked() -> overten::audit::Change {
 
 /// `POST /orgs/{org_id}/api-keys` with a name and no expiry.
 pub fn named(name: impl Into<String>) -> overten::requests::CreateKeyRequest {
-    overten::requests::CreateKeyRequest { name: name.into(), expires_at: None }
+    overten::requests::CreateKeyRequest { name: name.into(), expires_at: None, restrictions: Default::default() }
 }

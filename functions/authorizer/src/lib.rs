@@ -24,6 +24,7 @@ pub use aws_lambda_events::iam::IamPolicyEffect;
 use aws_lambda_events::iam::IamPolicyStatement;
 use http::HeaderMap;
 use overten::Error;
+use overten::restrictions::{Denied, RouteMatch, routes, routes::RouteRule};
 use overten::service;
 use overten::store::{KeyLookup, KeyRecord};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -38,10 +39,21 @@ pub struct AuthContext {
     /// RFC 3339, when the key has an expiry (downstream services can warn before it ends).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// The key's `permissions`, comma-separated, when it is restricted by them (downstream
+    /// services check what the gate cannot see with [`overten::restrictions::Restrictions::from_authorizer_context`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<String>,
+    /// The key's `formats`, comma-separated, when it is restricted by them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formats: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// On a permission denial: the body's `required` object as JSON text, which the
+    /// `ACCESS_DENIED` gateway response inserts as it is (context values are strings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required: Option<String>,
     /// The request's `User-Agent`, [`overten::access_log::escape`]d (printable ASCII but `"`, `\`
     /// and `%` as it is, every other byte `%XX`, at most 256 characters): the access log's
     /// `userAgent`, on Allow and on Deny, which API Gateway inserts raw. None without the header.
@@ -175,6 +187,12 @@ impl AuthorizerResponse {
 pub enum AuthorizerError {
     #[error("not an API Gateway REQUEST authorizer event: {0}")]
     BadEvent(String),
+    /// A key problem on the REST API (missing, malformed, unknown, revoked or expired key): the
+    /// Lambda error `Unauthorized`, which API Gateway answers with its `UNAUTHORIZED` response
+    /// (401). A `Deny` would be `ACCESS_DENIED`, which is the 403 of a permission denial; a
+    /// gateway response has one status (README, "Gateway responses").
+    #[error("Unauthorized")]
+    Unauthorized(Error),
     #[error(transparent)]
     Store(#[from] Error),
 }
@@ -224,32 +242,39 @@ async fn dispatch<S: KeyLookup>(
 ) -> Result<AuthorizerResponse, AuthorizerError> {
     let result = match event {
         AuthorizerEvent::Rest(event) => rest_api(store, event, now).await.map(AuthorizerResponse::Rest),
-        AuthorizerEvent::HttpApi(event) => http_api(store, &event.headers, now).await.map(AuthorizerResponse::HttpApi),
+        AuthorizerEvent::HttpApi(event) => http_api(store, event, now).await.map(AuthorizerResponse::HttpApi),
     };
-    if let Err(err) = &result {
-        tracing::error!(request_id, error = %err, "authorizer failed closed");
+    match &result {
+        Err(AuthorizerError::Unauthorized(_)) | Ok(_) => {}
+        Err(err) => tracing::error!(request_id, error = %err, "authorizer failed closed"),
     }
     result
 }
 
-/// The REST API's IAM-policy answer.
+/// The REST API's IAM-policy answer: `Allow` for a live key its restrictions let through,
+/// `Deny` (`ACCESS_DENIED`, 403 `permission_denied`) for one they refuse, the error `Unauthorized`
+/// (401) for a key problem.
 pub async fn rest_api<S: KeyLookup>(
     store: &S,
     event: &ApiGatewayCustomAuthorizerRequestTypeRequest,
     now: i64,
 ) -> Result<ApiGatewayCustomAuthorizerResponse<AuthContext>, AuthorizerError> {
     let method_arn = event.method_arn.as_deref().unwrap_or_default();
-    let decision = decide(store, &event.headers, now).await?;
+    let key = match decide(store, &event.headers, now).await? {
+        Ok(key) => key,
+        Err(err) => return Err(AuthorizerError::Unauthorized(err)),
+    };
+    let verdict = if key.restrictions.is_restricted() { judge_rest(&key, event) } else { Ok(()) };
     let mut response = ApiGatewayCustomAuthorizerResponse::<AuthContext>::default();
-    let (effect, resource) = match &decision {
-        Ok(key) => {
+    let (effect, resource) = match &verdict {
+        Ok(()) => {
             let stage = stage_arn(method_arn)
                 .ok_or_else(|| AuthorizerError::BadEvent("methodArn is not an execute-api ARN".into()))?;
             response.principal_id = Some(key.key_id.clone());
             (IamPolicyEffect::Allow, stage)
         }
         Err(_) => {
-            response.principal_id = Some("anonymous".into());
+            response.principal_id = Some(key.key_id.clone());
             (IamPolicyEffect::Deny, stage_arn(method_arn).unwrap_or_else(|| "*".into()))
         }
     };
@@ -261,20 +286,54 @@ pub async fn rest_api<S: KeyLookup>(
     policy.version = Some("2012-10-17".into());
     policy.statement = vec![statement];
     response.policy_document = policy;
-    response.context = context(&decision, &event.headers);
+    response.context = context(&Ok(key), verdict.err().as_ref(), &event.headers);
     Ok(response)
 }
 
-/// The HTTP API's (payload 2.0) simple answer.
+/// A restricted key against a REST request: its route (`httpMethod` + `resource`), the format
+/// its path names, its `sourceIp`.
+fn judge_rest(key: &KeyRecord, event: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<(), Denied> {
+    let method = event.http_method.as_ref().map(|m| m.as_str()).unwrap_or_default();
+    let resource = event.resource.as_deref().unwrap_or_default();
+    let source = event.request_context.identity.as_ref().and_then(|i| i.source_ip.as_deref());
+    match routes::find(method, resource) {
+        Some(rule) => key.restrictions.check(known(rule, &event.path_parameters), source),
+        None => key.restrictions.check(RouteMatch::Unknown(&format!("{method} {resource}")), source),
+    }
+}
+
+/// A restricted key against an HTTP API request: its `routeKey`, path parameters, `sourceIp`.
+fn judge_http(key: &KeyRecord, event: &ApiGatewayV2CustomAuthorizerV2Request) -> Result<(), Denied> {
+    let route_key = event.route_key.as_deref().unwrap_or_default();
+    let source = event.request_context.http.source_ip.as_deref();
+    match routes::find_route_key(route_key) {
+        Some(rule) => key.restrictions.check(known(rule, &event.path_parameters), source),
+        None => key.restrictions.check(RouteMatch::Unknown(route_key), source),
+    }
+}
+
+/// What a route of the table asks: its permission, and the format its path parameter names (an
+/// empty one when the parameter is missing, which no list holds).
+fn known<'a>(rule: &RouteRule, params: &'a std::collections::HashMap<String, String>) -> RouteMatch<'a> {
+    let format = rule.format_from.map(|p| params.get(p).map_or("", String::as_str));
+    RouteMatch::Known { permission: rule.required_permission(), format }
+}
+
+/// The HTTP API's (payload 2.0) simple answer: `isAuthorized` and the context, whatever refused
+/// (HTTP APIs have no gateway responses to tell 401 from 403).
 pub async fn http_api<S: KeyLookup>(
     store: &S,
-    headers: &HeaderMap,
+    event: &ApiGatewayV2CustomAuthorizerV2Request,
     now: i64,
 ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse<AuthContext>, AuthorizerError> {
-    let decision = decide(store, headers, now).await?;
+    let decision = decide(store, &event.headers, now).await?;
+    let denied = match &decision {
+        Ok(key) if key.restrictions.is_restricted() => judge_http(key, event).err(),
+        _ => None,
+    };
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<AuthContext>::default();
-    response.is_authorized = decision.is_ok();
-    response.context = context(&decision, headers);
+    response.is_authorized = decision.is_ok() && denied.is_none();
+    response.context = context(&decision, denied.as_ref(), &event.headers);
     Ok(response)
 }
 
@@ -299,17 +358,33 @@ async fn decide<S: KeyLookup>(
     }
 }
 
-fn context(decision: &Result<KeyRecord, Error>, headers: &HeaderMap) -> AuthContext {
+/// The context: the key's ids (on a permission denial too, for the access log), its lists for
+/// downstream services, and the error's code, message and `required` when refused.
+fn context(decision: &Result<KeyRecord, Error>, denied: Option<&Denied>, headers: &HeaderMap) -> AuthContext {
     let user_agent = overten::access_log::user_agent(headers);
-    match decision {
-        Ok(key) => AuthContext {
+    match (decision, denied) {
+        (Ok(key), None) => AuthContext {
             org_id: Some(key.org_id.clone()),
             key_id: Some(key.key_id.clone()),
             expires_at: key.expires_at.map(overten::clock::rfc3339),
+            permissions: key.restrictions.permissions_csv(),
+            formats: key.restrictions.formats_csv(),
             user_agent,
             ..Default::default()
         },
-        Err(err) => AuthContext {
+        (Ok(key), Some(denied)) => {
+            tracing::info!(code = "permission_denied", key_id = %key.key_id, "deny");
+            AuthContext {
+                org_id: Some(key.org_id.clone()),
+                key_id: Some(key.key_id.clone()),
+                error_code: Some("permission_denied".into()),
+                error_message: Some(denied.message()),
+                required: Some(denied.required().to_string()),
+                user_agent,
+                ..Default::default()
+            }
+        }
+        (Err(err), _) => AuthContext {
             error_code: Some(err.code().into()),
             error_message: Some(err.public_message()),
             user_agent,
@@ -336,6 +411,8 @@ pub fn stage_arn(method_arn: &str) -> Option<String> {
 impl From<AuthorizerError> for lambda_runtime::Diagnostic {
     fn from(err: AuthorizerError) -> Self {
         let error_type = match &err {
+            // API Gateway reads the message: exactly `Unauthorized`.
+            AuthorizerError::Unauthorized(_) => "Unauthorized",
             AuthorizerError::BadEvent(_) => "BadEvent",
             AuthorizerError::Store(e) if e.code() == "service_unavailable" => "ServiceUnavailable",
             AuthorizerError::Store(_) => "InternalError",

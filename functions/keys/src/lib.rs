@@ -1,11 +1,11 @@
-//! `/orgs/{org_id}/api-keys` and `/orgs/{org_id}/events`: create, list, roll, rename and revoke
+//! `/orgs/{org_id}/api-keys` and `/orgs/{org_id}/events`: create, list, roll, update (rename, restrict) and revoke
 //! an org's keys and read its audit trail, for its members (Firebase ID token).
 
 use lambda_http::{Body, Request, Response};
 use overten::Error;
 use overten::audit::Actor;
 use overten::http::{body, caller_uid, empty_response, finish, json_response, query, request_id, segments};
-use overten::requests::{CreateKeyRequest, RenameKeyRequest, RollKeyRequest, parse_events_query, parse_list_query};
+use overten::requests::{CreateKeyRequest, RollKeyRequest, parse_events_query, parse_key_update, parse_list_query};
 use overten::service;
 use overten::store::{KeyLifecycle, Membership};
 
@@ -25,7 +25,7 @@ async fn dispatch<S: KeyLifecycle + Membership>(app: &App<S>, req: Request) -> R
             ("DELETE /orgs/{org_id}/api-keys/{key_id}", revoke(app, &req, org, key).await)
         }
         ("PATCH", ["orgs", org, "api-keys", key]) => {
-            ("PATCH /orgs/{org_id}/api-keys/{key_id}", rename(app, &req, org, key).await)
+            ("PATCH /orgs/{org_id}/api-keys/{key_id}", update(app, &req, org, key).await)
         }
         ("POST", ["orgs", org, "api-keys", key, "roll"]) => {
             ("POST /orgs/{org_id}/api-keys/{key_id}/roll", roll(app, &req, org, key).await)
@@ -82,16 +82,17 @@ async fn revoke<S: KeyLifecycle + Membership>(
     Ok(empty_response(204))
 }
 
-async fn rename<S: KeyLifecycle + Membership>(
+/// `PATCH`: a new name, changed lists (README, "Restricted keys"), or both.
+async fn update<S: KeyLifecycle + Membership>(
     app: &App<S>,
     req: &Request,
     org_id: &str,
     key_id: &str,
 ) -> Result<Response<Body>, Error> {
     let uid = caller_uid(&app.verifier, req).await?;
-    let request = RenameKeyRequest::parse(body(req)?)?;
+    let update = parse_key_update(body(req)?)?;
     let audit = app.audit(req, Actor::user(&uid));
-    let key = service::rename_key(&app.store, org_id, key_id, &request.name, &audit).await?;
+    let key = service::update_key(&app.store, org_id, key_id, &update, &audit).await?;
     Ok(json_response(200, &key))
 }
 

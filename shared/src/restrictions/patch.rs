@@ -19,6 +19,9 @@ pub struct RestrictionsPatch {
 pub type RawLists = (Option<Option<Vec<String>>>, Option<Option<Vec<String>>>, Option<Option<Vec<String>>>);
 
 impl RestrictionsPatch {
+    /// Leaves every list as it is.
+    pub const KEEP: RestrictionsPatch = RestrictionsPatch { permissions: None, formats: None, allowed_ips: None };
+
     /// Validates the lists of a body: `(permissions, formats, allowed_ips)`.
     pub fn parse((permissions, formats, allowed_ips): RawLists) -> Result<Self, Error> {
         Ok(RestrictionsPatch {

@@ -52,7 +52,7 @@ impl Recorder {
             touch: Touch::Ok,
             revoked: true,
             next_cursor: None,
-            rolled: Rolled { old_key_expires_at: NOW + 3600, name: "kept".into() },
+            rolled: Rolled { old_key_expires_at: NOW + 3600, name: "kept".into(), restrictions: Default::default() },
             calls: Mutex::new(Vec::new()),
             new_keys: Mutex::new(Vec::new()),
             new_orgs: Mutex::new(Vec::new()),
@@ -92,6 +92,7 @@ fn summary(id: &str, name: &str) -> KeySummary {
         status: KeyStatus::Active,
         rolled_from: None,
         rolled_to: None,
+        restrictions: Default::default(),
     }
 }
 
@@ -168,24 +169,35 @@ impl RollKey for Recorder {
         org_id: &str,
         key_id: &str,
         new: &NewKey,
-        keep_name: bool,
+        inherit: &Inherit,
         grace_seconds: i64,
         audit: &Audit,
     ) -> Result<Rolled, Error> {
         self.log(format!(
-            "roll_key {org_id} {key_id} keep_name={keep_name} grace={grace_seconds} {}",
-            audit.request_id
+            "roll_key {org_id} {key_id} keep_name={} grace={grace_seconds} {}",
+            inherit.name, audit.request_id
         ));
         self.new_keys.lock().unwrap().push(new.clone());
         Ok(self.rolled.clone())
     }
 }
 
-impl RenameKey for Recorder {
-    async fn rename_key(&self, org_id: &str, key_id: &str, name: &str, audit: &Audit) -> Result<KeySummary, Error> {
-        self.log(format!("rename_key {org_id} {key_id} {name} {}", audit.request_id));
+impl UpdateKey for Recorder {
+    async fn update_key(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        update: &KeyUpdate,
+        audit: &Audit,
+    ) -> Result<KeySummary, Error> {
+        let name = update.name.as_deref().unwrap_or("k");
+        self.log(format!("update_key {org_id} {key_id} {name} {}", audit.request_id));
         Ok(summary(key_id, name))
     }
+}
+
+fn rename(name: &str) -> KeyUpdate {
+    KeyUpdate { name: Some(name.into()), restrictions: Default::default() }
 }
 
 impl ListEvents for Recorder {
@@ -227,7 +239,12 @@ const BAD_ORG_IDS: [&str; 4] = ["acme", "org_", "org_a/b", "key_0001"];
 const BAD_KEY_IDS: [&str; 4] = ["0001", "key_", "key_a b", "org_acme"];
 
 fn roll_request(name: Option<&str>) -> RollKeyRequest {
-    RollKeyRequest { grace_period_seconds: 600, name: name.map(str::to_owned), expires_at: Some(NOW + 86_400) }
+    RollKeyRequest {
+        grace_period_seconds: 600,
+        name: name.map(str::to_owned),
+        expires_at: Some(NOW + 86_400),
+        restrictions: Default::default(),
+    }
 }
 
 /// A key created now: its `created_at` is this second (not a millisecond count, not 1970).
@@ -304,7 +321,8 @@ async fn signup_with_an_existing_org_id_enables_that_org_and_refuses_impossible_
 async fn create_key_stores_the_hash_and_returns_the_key_once() {
     let store = Recorder::new();
     let expires_at = NOW + 86_400;
-    let request = CreateKeyRequest { name: "ci".into(), expires_at: Some(expires_at) };
+    let request =
+        CreateKeyRequest { name: "ci".into(), expires_at: Some(expires_at), restrictions: Default::default() };
     let created = create_key(&store, ORG, request, &member()).await.unwrap();
     assert_eq!(store.calls(), [format!("create_key {ORG} req-member")]);
     let key = store.new_key();
@@ -320,7 +338,7 @@ async fn create_key_stores_the_hash_and_returns_the_key_once() {
 
     for bad in BAD_ORG_IDS {
         let store = Recorder::new();
-        let request = CreateKeyRequest { name: "ci".into(), expires_at: None };
+        let request = CreateKeyRequest { name: "ci".into(), expires_at: None, restrictions: Default::default() };
         assert!(matches!(create_key(&store, bad, request, &member()).await, Err(Error::OrgNotFound)), "{bad}");
         assert!(store.calls().is_empty(), "{bad}");
     }
@@ -384,7 +402,7 @@ async fn a_change_to_a_key_needs_membership_a_possible_org_and_a_possible_key_id
         [
             revoke_key(store, org, key, audit).await.map(drop).map_err(code),
             roll_key(store, org, key, roll_request(None), audit).await.map(drop).map_err(code),
-            rename_key(store, org, key, "renamed", audit).await.map(drop).map_err(code),
+            update_key(store, org, key, &rename("renamed"), audit).await.map(drop).map_err(code),
         ]
     }
     let refused = |code| [Err(code); 3];
@@ -433,16 +451,19 @@ async fn a_roll_passes_its_grace_and_name_and_answers_what_the_store_did() {
     assert_eq!((rolled.rolled_from.as_str(), rolled.old_key_expires_at.as_str()), (KEY, rfc3339(NOW + 3600).as_str()));
     assert_created_now(&rolled.key.created_at);
 
-    let store = Recorder { rolled: Rolled { old_key_expires_at: NOW, name: "v2".into() }, ..Recorder::new() };
+    let store = Recorder {
+        rolled: Rolled { old_key_expires_at: NOW, name: "v2".into(), restrictions: Default::default() },
+        ..Recorder::new()
+    };
     let rolled = roll_key(&store, ORG, KEY, roll_request(Some("v2")), &operator()).await.unwrap();
     assert_eq!(store.calls(), [format!("roll_key {ORG} {KEY} keep_name=false grace=600 req-operator")]);
     assert_eq!(store.new_key().name, "v2");
     assert_eq!((rolled.key.name.as_str(), rolled.old_key_expires_at), ("v2", rfc3339(NOW)));
 
     let store = Recorder::new();
-    let renamed = rename_key(&store, ORG, KEY, "renamed", &member()).await.unwrap();
+    let renamed = update_key(&store, ORG, KEY, &rename("renamed"), &member()).await.unwrap();
     assert_eq!(renamed, summary(KEY, "renamed"));
-    assert_eq!(store.calls()[1], format!("rename_key {ORG} {KEY} renamed req-member"));
+    assert_eq!(store.calls()[1], format!("update_key {ORG} {KEY} renamed req-member"));
 }
 
 fn headers(key: &ApiKey) -> HeaderMap {
@@ -465,6 +486,7 @@ fn record(expires_at: Option<i64>, last_used_at: Option<i64>) -> KeyRecord {
         rolled_to: None,
         leaked_url: None,
         leaked_source: None,
+        restrictions: Default::default(),
     }
 }
 

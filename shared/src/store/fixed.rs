@@ -53,6 +53,7 @@ pub fn sample_record(key_id: &str, revoked: bool) -> KeyRecord {
         rolled_to: None,
         leaked_url: None,
         leaked_source: None,
+        restrictions: Default::default(),
     }
 }
 

@@ -14,9 +14,9 @@ pub use dynamodb::{DynamoStore, MAX_ORGS_PER_USER, TOUCH_INTERVAL_SECS};
 #[cfg(feature = "testing")]
 pub use fixed::{FixedStore, sample_record};
 pub use ports::{
-    CreateKey, KeyLifecycle, KeyLookup, ListEvents, ListKeys, Membership, Orgs, RenameKey, RevokeKey, RollKey,
+    CreateKey, KeyLifecycle, KeyLookup, ListEvents, ListKeys, Membership, Orgs, RevokeKey, RollKey, UpdateKey,
 };
-pub use records::{KeyPage, KeyRecord, KeyStatus, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
+pub use records::{Inherit, KeyPage, KeyRecord, KeyStatus, KeySummary, KeyUpdate, ListQuery, NewKey, NewOrg, Rolled};
 
 /// Most active keys an org may hold (keys in a roll's grace period and expired keys do not
 /// count).

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use super::{KeyPage, KeyRecord, KeySummary, ListQuery, NewKey, NewOrg, Rolled};
+use super::{Inherit, KeyPage, KeyRecord, KeySummary, KeyUpdate, ListQuery, NewKey, NewOrg, Rolled};
 use crate::api_key::KeyHash;
 use crate::audit::{Audit, Change, EventPage, EventQuery};
 use crate::error::Error;
@@ -95,7 +95,8 @@ pub trait RevokeKey: Send + Sync {
 pub trait RollKey: Send + Sync {
     /// Rolls a key: `new` is created and the old key's end scheduled at `audit.at +
     /// grace_seconds` (or its own earlier expiry; revoked at once with 0), with the `key.rolled`
-    /// event, in one transaction. With `keep_name` the new key takes the old key's name.
+    /// event, in one transaction. The new key takes what `inherit` says of the old key's name and
+    /// lists.
     /// `KeyAlreadyRolled`, `KeyInactive`, `KeyNotFound`; `GraceLimitReached` when a roll with grace
     /// would leave more than [`MAX_GRACE_KEYS`](super::MAX_GRACE_KEYS) keys in grace periods (expired ones are moved
     /// out of the count first).
@@ -104,19 +105,20 @@ pub trait RollKey: Send + Sync {
         org_id: &str,
         key_id: &str,
         new: &NewKey,
-        keep_name: bool,
+        inherit: &Inherit,
         grace_seconds: i64,
         audit: &Audit,
     ) -> impl Future<Output = Result<Rolled, Error>> + Send;
 }
 
-pub trait RenameKey: Send + Sync {
-    /// Renames a key (live or ended) with its `key.renamed` event; the same name writes nothing.
-    fn rename_key(
+pub trait UpdateKey: Send + Sync {
+    /// Renames and/or restricts a key (live or ended) with its `key.renamed` and `key.restricted`
+    /// events; a change to what the key already has writes nothing.
+    fn update_key(
         &self,
         org_id: &str,
         key_id: &str,
-        name: &str,
+        update: &KeyUpdate,
         audit: &Audit,
     ) -> impl Future<Output = Result<KeySummary, Error>> + Send;
 }
@@ -126,8 +128,8 @@ pub trait ListEvents: Send + Sync {
     fn list_events(&self, org_id: &str, query: &EventQuery) -> impl Future<Output = Result<EventPage, Error>> + Send;
 }
 
-/// A key's whole life after its org exists — create, list, revoke, roll, rename, and the audit
+/// A key's whole life after its org exists — create, list, revoke, roll, update (rename, restrict), and the audit
 /// trail each change writes: what the keys function asks for.
-pub trait KeyLifecycle: CreateKey + ListKeys + RevokeKey + RollKey + RenameKey + ListEvents {}
+pub trait KeyLifecycle: CreateKey + ListKeys + RevokeKey + RollKey + UpdateKey + ListEvents {}
 
-impl<T: CreateKey + ListKeys + RevokeKey + RollKey + RenameKey + ListEvents> KeyLifecycle for T {}
+impl<T: CreateKey + ListKeys + RevokeKey + RollKey + UpdateKey + ListEvents> KeyLifecycle for T {}

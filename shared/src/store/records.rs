@@ -1,6 +1,7 @@
 //! What the store reads and writes, independent of DynamoDB's item format.
 
 use crate::api_key::KeyHash;
+use crate::restrictions::Restrictions;
 
 /// A key as the authorizer and `/verify` see it (the `ApiKeys` item).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,8 @@ pub struct KeyRecord {
     /// Where secret scanning found the key (`url`, `source`), when it was revoked as leaked.
     pub leaked_url: Option<String>,
     pub leaked_source: Option<String>,
+    /// What the key may call, act on and be used from (unrestricted by default).
+    pub restrictions: Restrictions,
 }
 
 impl KeyRecord {
@@ -45,6 +48,7 @@ pub struct NewKey {
     pub expires_at: Option<i64>,
     /// The key this one replaces (a roll).
     pub rolled_from: Option<String>,
+    pub restrictions: Restrictions,
 }
 
 /// An org about to be written, with its owner. Its `Debug` redacts the webhook secret.
@@ -112,6 +116,9 @@ pub struct KeySummary {
     pub status: KeyStatus,
     pub rolled_from: Option<String>,
     pub rolled_to: Option<String>,
+    /// `permissions`, `formats`, `allowed_ips`: `null` when not restricted.
+    #[serde(flatten)]
+    pub restrictions: Restrictions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +129,26 @@ pub struct ListQuery {
     pub include_revoked: bool,
 }
 
+/// What a roll's new key takes from the old one: its name (unless the roll names the new key),
+/// and its lists, except those the roll's body gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inherit {
+    pub name: bool,
+    pub restrictions: crate::restrictions::RestrictionsPatch,
+}
+
+impl Inherit {
+    /// The old key's name and all its lists.
+    pub const ALL: Inherit = Inherit { name: true, restrictions: crate::restrictions::RestrictionsPatch::KEEP };
+}
+
+/// `PATCH` of a key: a new name, changed lists, or both (`None` and an empty patch change nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUpdate {
+    pub name: Option<String>,
+    pub restrictions: crate::restrictions::RestrictionsPatch,
+}
+
 /// What a roll did to the old key: its end (`old_key_expires_at`; `now` with grace 0, when it
 /// is revoked at once).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +156,8 @@ pub struct Rolled {
     pub old_key_expires_at: i64,
     /// The new key's name.
     pub name: String,
+    /// The new key's lists (inherited or given).
+    pub restrictions: Restrictions,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -165,6 +194,7 @@ mod tests {
             rolled_to: None,
             leaked_url: None,
             leaked_source: None,
+            restrictions: Restrictions::default(),
         };
         assert!(record.is_live_at(now - 1) && !record.is_live_at(now) && !record.is_live_at(now + 1));
         record.expires_at = None;

@@ -55,6 +55,11 @@ impl DynamoStore {
         if let Some(from) = &key.rolled_from {
             org_item.insert("rolled_from".to_owned(), s(from));
         }
+        // On both items, as expires_at.
+        for (name, value) in super::restrictions::restriction_attributes(&key.restrictions) {
+            org_item.insert(name.clone(), value.clone());
+            key_item.insert(name, value);
+        }
         Ok([
             put(&self.tables.orgs, org_item, "attribute_not_exists(sk)")?,
             put(&self.tables.api_keys, key_item, "attribute_not_exists(key_hash)")?,
@@ -123,6 +128,7 @@ mod tests {
             created_at: 1_767_225_600,
             expires_at,
             rolled_from: rolled_from.map(str::to_owned),
+            restrictions: Default::default(),
         }
     }
 

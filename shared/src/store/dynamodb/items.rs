@@ -107,6 +107,7 @@ pub(super) fn key_record(item: &Item) -> Result<KeyRecord, Error> {
         rolled_to: opt_s(item, "rolled_to"),
         leaked_url: opt_s(item, "leaked_url"),
         leaked_source: opt_s(item, "leaked_source"),
+        restrictions: super::restrictions::restrictions_of(item)?,
     })
 }
 
@@ -129,6 +130,7 @@ pub(super) fn key_summary(item: &Item, last_used_at: Option<i64>, now: i64) -> R
         status,
         rolled_from: opt_s(item, "rolled_from"),
         rolled_to: opt_s(item, "rolled_to"),
+        restrictions: super::restrictions::restrictions_of(item)?,
     })
 }
 

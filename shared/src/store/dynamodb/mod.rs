@@ -18,11 +18,12 @@ mod items;
 mod listing;
 mod lookup;
 mod orgs;
-mod rename;
+mod restrictions;
 mod retry;
 mod revoke;
 mod roll;
 mod transaction;
+mod update;
 
 use std::collections::HashMap;
 use std::time::Duration;

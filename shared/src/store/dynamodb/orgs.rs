@@ -184,6 +184,7 @@ mod tests {
             created_at: 1_767_225_600,
             expires_at: None,
             rolled_from: None,
+            restrictions: Default::default(),
         }
     }
 

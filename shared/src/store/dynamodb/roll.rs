@@ -5,6 +5,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
 use super::items::{Item, get_n, get_s, key_sk, n, s};
+use super::restrictions::{restrictions_of, unchanged};
 use super::retry::build_error;
 use super::transaction::{Cancelled, Step, Transaction};
 use super::{CHANGED_RETRIES, DynamoStore};
@@ -12,7 +13,7 @@ use crate::audit::{Audit, Change, RevokedReason};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use crate::store::RollKey;
-use crate::store::{MAX_GRACE_KEYS, NewKey, Rolled};
+use crate::store::{Inherit, MAX_GRACE_KEYS, NewKey, Rolled};
 
 /// Only a key that is not rolled and not expired may be rolled (with the item's existence and
 /// counting, which every change checks).
@@ -26,7 +27,7 @@ impl RollKey for DynamoStore {
         org_id: &str,
         key_id: &str,
         new: &NewKey,
-        keep_name: bool,
+        inherit: &Inherit,
         grace_seconds: i64,
         audit: &Audit,
     ) -> Result<Rolled, Error> {
@@ -45,12 +46,13 @@ impl RollKey for DynamoStore {
             if get_n(&item, "expires_at").is_some_and(|at| at <= audit.at) {
                 return Err(Error::KeyInactive);
             }
-            if keep_name {
+            if inherit.name {
                 new.name = get_s(&item, "name")?;
             }
+            new.restrictions = inherit.restrictions.apply(&restrictions_of(&item)?);
             let (tx, old_key_expires_at) = self.roll_transaction(org_id, key_id, &item, &new, grace_seconds, audit)?;
             let Err(cancelled) = self.transact(tx).await? else {
-                return Ok(Rolled { old_key_expires_at, name: new.name });
+                return Ok(Rolled { old_key_expires_at, name: new.name, restrictions: new.restrictions });
             };
             match roll_failure(&cancelled) {
                 // Keys whose grace ended still count until moved out: move them, once, and retry.
@@ -79,6 +81,11 @@ impl DynamoStore {
         audit: &Audit,
     ) -> Result<(Transaction, i64), Error> {
         let now = audit.at;
+        // The new key inherits the lists as read: the old key's item must still have them.
+        let (lists_unchanged, rev_value) = unchanged(item);
+        let rollable = format!("{ROLLABLE} AND {lists_unchanged}");
+        let mut rollable_values = vec![(":now", n(now))];
+        rollable_values.extend(rev_value.clone());
         let end = get_n(item, "expires_at").map_or(now + grace_seconds, |at| at.min(now + grace_seconds));
         let mut tx = Transaction::new();
         if let Some(uid) = audit.actor.member_uid() {
@@ -98,7 +105,7 @@ impl DynamoStore {
                 ("revoked_reason", s(RevokedReason::Rolled.as_str())),
                 ("rolled_to", s(&new.key_id)),
             ];
-            self.end_key(&mut tx, org_id, item, Some(ROLLABLE), &[(":now", n(now))], &revoked)?;
+            self.end_key(&mut tx, org_id, item, Some(&rollable), &rollable_values, &revoked)?;
             let mark_key = mark_key
                 .update_expression("SET revoked_at = :now, revoked_reason = :reason, rolled_to = :to")
                 .expression_attribute_values(":now", s(&rfc3339(now)))
@@ -110,11 +117,17 @@ impl DynamoStore {
         } else {
             // Released: it stops counting now (-1), the new key counts (+1), and the old key joins
             // the grace count.
-            let schedule = Update::builder()
+            let mut schedule = Update::builder()
                 .table_name(&self.tables.orgs)
                 .set_key(Some(self.org_key(org_id, key_sk(key_id))))
                 .update_expression("SET rolled_to = :to, released = :true, grace_counted = :true, expires_at = :end")
-                .condition_expression(format!("attribute_exists(sk) AND attribute_not_exists(released) AND {ROLLABLE}"))
+                .condition_expression(format!(
+                    "attribute_exists(sk) AND attribute_not_exists(released) AND {rollable}"
+                ));
+            if let Some((name, value)) = rev_value {
+                schedule = schedule.expression_attribute_values(name, value);
+            }
+            let schedule = schedule
                 .expression_attribute_values(":to", s(&new.key_id))
                 .expression_attribute_values(":true", AttributeValue::Bool(true))
                 .expression_attribute_values(":end", n(end))
@@ -167,6 +180,7 @@ mod tests {
             created_at: 1_767_225_600,
             expires_at: None,
             rolled_from: Some("key_1".into()),
+            restrictions: Default::default(),
         }
     }
 
