@@ -46,6 +46,7 @@ async fn a_frozen_dynamodb_answers_503_in_time_and_the_warm_clients_recover() {
         query: Vec::new(),
         headers: vec![("X-API-Key".into(), secret.clone())],
         body: None,
+        source_ip: "127.0.0.1".into(),
     };
     assert_eq!(gateway.handle(whoami()).await.status(), 200);
 

@@ -97,7 +97,8 @@ async fn the_docs_page_story_end_to_end() {
         let verified = body_json(&response);
         assert_eq!(
             verified,
-            json!({"org_id": org_id, "key_id": body["key"]["id"], "key_name": "default", "expires_at": null})
+            json!({"org_id": org_id, "key_id": body["key"]["id"], "key_name": "default", "expires_at": null,
+                "permissions": null, "formats": null, "allowed_ips": null})
         );
         let answer = stack.authorize(&headers).await;
         assert!(answer.is_allowed());

@@ -122,9 +122,15 @@ fn the_authorizer_guards_downstream_routes_and_not_its_own() {
     assert_eq!(routes, expected);
 
     let responses = &resource(&t, "Api")["Properties"]["GatewayResponses"];
-    assert_eq!(responses["ACCESS_DENIED"]["StatusCode"].as_str(), Some("401"));
+    // A Deny is a permission denial (403, the authorizer's message and `required`); a key problem
+    // is the authorizer's error `Unauthorized` (401).
+    assert_eq!(responses["ACCESS_DENIED"]["StatusCode"].as_str(), Some("403"));
     let denied = responses["ACCESS_DENIED"]["ResponseTemplates"]["application/json"].as_str().unwrap();
-    assert!(denied.contains("$context.authorizer.error_code"));
+    assert!(
+        denied.contains("$context.authorizer.error_code")
+            && denied.contains(r#""required":$context.authorizer.required}"#)
+    );
+    assert_eq!(responses["UNAUTHORIZED"]["StatusCode"].as_str(), Some("401"));
     // A Lambda authorizer that errs or times out is AUTHORIZER_CONFIGURATION_ERROR (README,
     // "Gateway responses"): the fail-closed authorizer must reach the caller as 503.
     for kind in ["AUTHORIZER_CONFIGURATION_ERROR", "AUTHORIZER_FAILURE", "INTEGRATION_TIMEOUT"] {
@@ -507,7 +513,7 @@ fn static_gateway_responses_are_the_bodies_of_error_rs() {
     // The detail of a server error is for the log: any will do, the body never shows it.
     let unavailable = || Error::Unavailable("not shown".into());
     let errors: Vec<(&str, Error)> = vec![
-        ("UNAUTHORIZED", Error::MissingApiKey),
+        ("UNAUTHORIZED", Error::ApiKeyRefused),
         ("AUTHORIZER_CONFIGURATION_ERROR", unavailable()),
         ("AUTHORIZER_FAILURE", unavailable()),
         ("MISSING_AUTHENTICATION_TOKEN", Error::RouteNotFound),

@@ -501,12 +501,16 @@ mod tests {
                 r#""context":{"org_id":"org_1","key_id":"key_live"},"usageIdentifierKey":null}"#
             )
         );
-        let deny = runtime.block_on(answer(&store, &event(false, serde_json::Map::new()))).unwrap();
-        assert!(!deny.is_allowed());
-        assert_eq!(deny.principal_id(), Some("anonymous"));
-        let wire = serde_json::to_value(&deny).unwrap();
-        assert_eq!(wire["policyDocument"]["Statement"][0]["Effect"], "Deny");
-        assert_eq!(wire["context"]["error_code"], "missing_api_key");
+        // A key problem on the REST API: the Lambda error whose message is exactly `Unauthorized`.
+        let Err(refused) = runtime.block_on(answer(&store, &event(false, serde_json::Map::new()))) else {
+            panic!("a missing key is no answer")
+        };
+        assert!(matches!(&refused, AuthorizerError::Unauthorized(e) if e.code() == "missing_api_key"), "{refused:?}");
+        let diagnostic = lambda_runtime::Diagnostic::from(refused);
+        assert_eq!(
+            (diagnostic.error_type.as_str(), diagnostic.error_message.as_str()),
+            ("Unauthorized", "Unauthorized")
+        );
 
         let allow = runtime.block_on(answer(&known, &event(true, with_key))).unwrap();
         assert!(allow.is_allowed());
@@ -599,7 +603,12 @@ mod tests {
                     if let Some(key) = key {
                         headers.insert("x-api-key".into(), key.into());
                     }
-                    let answer = runtime.block_on(answer(&store, &event(http_api, headers))).unwrap();
+                    let answer = runtime.block_on(answer(&store, &event(http_api, headers)));
+                    if key.is_none() && !http_api {
+                        assert!(matches!(answer, Err(AuthorizerError::Unauthorized(_))), "no context on the REST 401");
+                        continue;
+                    }
+                    let answer = answer.unwrap();
                     let context = answer.context();
                     assert_eq!(context.user_agent.as_deref(), Some(logged), "{agent:?}: {answer:?}");
                     if key.is_some() {
@@ -620,7 +629,12 @@ mod tests {
             let allowed = runtime.block_on(answer(&store, &event(http_api, headers))).unwrap();
             let wire = serde_json::to_value(&allowed).unwrap();
             assert_eq!(wire["context"], serde_json::json!({"org_id": "org_1", "key_id": "key_live"}));
-            let denied = runtime.block_on(answer(&store, &event(http_api, serde_json::Map::new()))).unwrap();
+            let denied = runtime.block_on(answer(&store, &event(http_api, serde_json::Map::new())));
+            if !http_api {
+                assert!(matches!(denied, Err(AuthorizerError::Unauthorized(_))), "the REST 401 has no context");
+                continue;
+            }
+            let denied = denied.unwrap();
             assert_eq!(denied.context().user_agent, None, "{denied:?}");
             let wire = serde_json::to_value(&denied).unwrap();
             assert!(wire["context"].get("user_agent").is_none(), "{wire}");
@@ -739,6 +753,15 @@ mod tests {
             let counts = x_api_key.or(bearer);
             let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
             let answer = runtime.block_on(answer(&store, &event));
+            // The REST API's key problems are the error `Unauthorized`: the same refusal, its code
+            // carried by the error instead of the context.
+            if let Err(AuthorizerError::Unauthorized(err)) = &answer {
+                prop_assert!(!http_api, "the HTTP API answers every refusal");
+                let expected = if counts.is_none() { "missing_api_key" } else { "invalid_api_key" };
+                prop_assert_eq!(err.code(), expected);
+                prop_assert!(!(counts == Some(Credential::Live) && !failing));
+                return Ok(());
+            }
             let allowed = answer.as_ref().is_ok_and(AuthorizerResponse::is_allowed);
             prop_assert_eq!(allowed, !failing && counts == Some(Credential::Live), "{:?}", answer);
             if let Ok(a) = &answer {
@@ -757,7 +780,7 @@ mod tests {
             }
             // Errors (API Gateway's 5xx) happen only when the store failed on a well-formed key.
             let well_formed = matches!(counts, Some(Credential::Live | Credential::Revoked | Credential::Unknown));
-            prop_assert_eq!(answer.is_err(), failing && well_formed, "{:?}", answer);
+            prop_assert_eq!(matches!(answer, Err(AuthorizerError::Store(_))), failing && well_formed, "{:?}", answer);
         }
     }
 }

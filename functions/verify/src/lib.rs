@@ -27,12 +27,14 @@ fn asked(req: &Request) -> Result<(Option<Permission>, Option<String>), Error> {
     let (mut permission, mut format) = (None, None);
     for (name, value) in req.query_string_parameters_ref().into_iter().flat_map(|q| q.iter()) {
         match name {
-            "permission" => permission = Some(Permission::parse(value).ok_or_else(|| {
-                Error::InvalidRequest(
+            "permission" => {
+                permission = Some(Permission::parse(value).ok_or_else(|| {
+                    Error::InvalidRequest(
                     "`permission` is `<resource>:<access>`: resource generations, runs or files, access read or write"
                         .into(),
                 )
-            })?),
+                })?)
+            }
             "format" if is_format_slug(value) => format = Some(value.to_owned()),
             "format" => return Err(Error::InvalidRequest("`format` must match ^[a-z0-9][a-z0-9._-]{0,31}$".into())),
             other => {

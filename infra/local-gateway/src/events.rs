@@ -62,22 +62,36 @@ fn group(pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>)
     (single, multi)
 }
 
-/// A REQUEST-authorizer event for `method path`.
-pub fn authorizer_event(method: &str, path: &str, headers: &[(String, String)], request_id: &str) -> Value {
+/// The resource a request matched (`/v1/generations/{format}`) and its path parameters.
+pub struct Resource<'a> {
+    pub path: &'a str,
+    pub params: &'a [(String, String)],
+}
+
+/// A REQUEST-authorizer event for `method path`, matched to `resource`, from `source_ip`.
+pub fn authorizer_event(
+    method: &str,
+    path: &str,
+    resource: &Resource<'_>,
+    headers: &[(String, String)],
+    source_ip: &str,
+    request_id: &str,
+) -> Value {
     let (single, multi) = group(headers);
+    let params: Map<String, Value> = resource.params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     json!({
         "type": "REQUEST",
         "methodArn": format!("arn:aws:execute-api:us-east-1:{ACCOUNT_ID}:{API_ID}/{STAGE}/{method}{path}"),
-        "resource": path,
+        "resource": resource.path,
         "path": path,
         "httpMethod": method,
         "headers": single,
         "multiValueHeaders": multi,
         "queryStringParameters": {},
-        "pathParameters": {},
+        "pathParameters": params,
         "stageVariables": {},
         "requestContext": {"path": format!("/{STAGE}{path}"), "accountId": ACCOUNT_ID, "resourceId": "local",
-                           "stage": STAGE, "requestId": request_id, "identity": {"sourceIp": "127.0.0.1"},
-                           "resourcePath": path, "httpMethod": method, "apiId": API_ID}
+                           "stage": STAGE, "requestId": request_id, "identity": {"sourceIp": source_ip},
+                           "resourcePath": resource.path, "httpMethod": method, "apiId": API_ID}
     })
 }

@@ -16,6 +16,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Response};
+use overten::restrictions::route_table::ROUTE_TABLE;
+use overten::restrictions::routes::RouteRule;
 use overten::store::DynamoStore;
 use policy::Decision;
 use serde_json::Value;
@@ -35,6 +37,11 @@ pub enum Route {
     WhoAmI,
     /// GitHub's signed deliveries.
     SecretScanning,
+    /// A downstream route of the route table (`overten::restrictions::route_table`), behind the
+    /// authorizer: `make dev` answers it with a dev-only echo of the authorizer's context, so a
+    /// restricted key can be tried with curl. The deployed API's downstream routes belong to the
+    /// teams that own them.
+    Downstream,
 }
 
 /// The route for `method path`, as API Gateway matches the template's events.
@@ -49,8 +56,30 @@ pub fn route(method: &str, path: &str) -> Option<Route> {
         ("GET", ["verify"]) => Some(Route::Verify),
         ("GET", ["v1", "whoami"]) => Some(Route::WhoAmI),
         ("POST", ["secret-scanning", "github"]) => Some(Route::SecretScanning),
-        _ => None,
+        _ => downstream(method, path).map(|_| Route::Downstream),
     }
+}
+
+/// The route table's line matching `method path`, with its path parameters: the resource
+/// (`/v1/generations/{format}`) and `pathParameters` API Gateway would send.
+pub fn downstream(method: &str, path: &str) -> Option<(&'static RouteRule, Vec<(String, String)>)> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    ROUTE_TABLE.iter().find_map(|rule| {
+        let (rule_method, pattern) = rule.route.split_once(' ')?;
+        let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+        if rule_method != method || parts.len() != segments.len() {
+            return None;
+        }
+        let mut params = vec![];
+        for (part, segment) in parts.iter().zip(&segments) {
+            match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) => params.push((name.to_owned(), segment.to_string())),
+                None if part == segment => {}
+                None => return None,
+            }
+        }
+        Some((rule, params))
+    })
 }
 
 /// A request as the HTTP server received it.
@@ -60,6 +89,8 @@ pub struct LocalRequest {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    /// The client's address (`requestContext.identity.sourceIp`): the TCP peer.
+    pub source_ip: String,
 }
 
 /// The stage's bucket and `POST /signup`'s; by default the template's parameter defaults. Every
@@ -236,7 +267,7 @@ impl Gateway {
     }
 
     async fn route_request(&self, request: LocalRequest, context: &mut Context) -> Response<Body> {
-        let resource = resource_path(&request.path);
+        let resource = resource_for(&request.method, &request.path);
         let preflight = request.method == "OPTIONS" && resource.is_some();
         let route = route(&request.method, &request.path);
         if route.is_none() && !preflight {
@@ -256,7 +287,7 @@ impl Gateway {
             return self.preflight();
         };
         let request_id = context.get("requestId").unwrap_or_default();
-        let authorizer_context = if route == Route::WhoAmI {
+        let authorizer_context = if matches!(route, Route::WhoAmI | Route::Downstream) {
             match self.authorize(&request, &request_id, context).await {
                 Ok(authorizer_context) => authorizer_context,
                 Err(response_type) => return self.gateway_response(response_type, context),
@@ -264,7 +295,7 @@ impl Gateway {
         } else {
             Value::Null
         };
-        let event = events::rest_proxy_event(
+        let mut event = events::rest_proxy_event(
             &request.method,
             &request.path,
             &request.query,
@@ -273,6 +304,9 @@ impl Gateway {
             &request_id,
             authorizer_context,
         );
+        // The caller's address, as API Gateway puts it in every event (`/verify` judges a key's
+        // allowed_ips by it).
+        event["requestContext"]["identity"]["sourceIp"] = request.source_ip.clone().into();
         let lambda_request = match lambda_http::request::from_str(&event.to_string()) {
             Ok(r) => r,
             Err(_) => return self.gateway_response("BAD_REQUEST_BODY", context),
@@ -283,6 +317,7 @@ impl Gateway {
             Route::Keys => keys::handle(&self.app, lambda_request).await,
             Route::Verify => verify::handle(&self.hot_store, lambda_request).await,
             Route::WhoAmI => whoami::handle(lambda_request).await,
+            Route::Downstream => echo(&request, &resource, &event),
             Route::SecretScanning => match &self.secret_scanning {
                 Some(app) => secret_scanning::handle(app, lambda_request).await,
                 // A gateway built without it (tests of other routes) has no integration there.
@@ -301,7 +336,16 @@ impl Gateway {
         request_id: &str,
         context: &mut Context,
     ) -> Result<Value, &'static str> {
-        let event = events::authorizer_event(&request.method, &request.path, &request.headers, request_id);
+        let resource = resource_for(&request.method, &request.path).unwrap_or_else(|| request.path.clone());
+        let params = downstream(&request.method, &request.path).map(|(_, params)| params).unwrap_or_default();
+        let event = events::authorizer_event(
+            &request.method,
+            &request.path,
+            &events::Resource { path: &resource, params: &params },
+            &request.headers,
+            &request.source_ip,
+            request_id,
+        );
         let method_arn = event["methodArn"].as_str().unwrap_or_default().to_owned();
         let started = Instant::now();
         let timeout = Duration::from_secs(self.template.authorizer_timeout_secs);
@@ -310,8 +354,13 @@ impl Gateway {
         let answer =
             tokio::time::timeout(timeout, Box::pin(authorizer::invoke(&self.hot_store, &payload, request_id))).await;
         context.set("authorizer.latency", started.elapsed().as_millis().to_string());
-        // A function error or timeout: API Gateway could not get a decision.
-        let Ok(Ok(answer)) = answer else { return Err("AUTHORIZER_CONFIGURATION_ERROR") };
+        let answer = match answer {
+            Ok(Ok(answer)) => answer,
+            // The Lambda error `Unauthorized`: API Gateway's UNAUTHORIZED response (401).
+            Ok(Err(authorizer::AuthorizerError::Unauthorized(_))) => return Err("UNAUTHORIZED"),
+            // Any other function error, or a timeout: API Gateway could not get a decision.
+            Ok(Err(_)) | Err(_) => return Err("AUTHORIZER_CONFIGURATION_ERROR"),
+        };
         let mut authorizer_context =
             serde_json::to_value(answer.context()).map_err(|_| "AUTHORIZER_CONFIGURATION_ERROR")?;
         // `$context.authorizer.<key>`, on Allow and on Deny: each value stringified and, as API
@@ -363,6 +412,29 @@ impl Gateway {
         let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let _ = writeln!(file, "{line}");
     }
+}
+
+/// The resource of `method path`: the template's, else the route table's.
+pub fn resource_for(method: &str, path: &str) -> Option<String> {
+    resource_path(path)
+        .or_else(|| downstream(method, path).and_then(|(rule, _)| Some(rule.route.split_once(' ')?.1.to_owned())))
+}
+
+/// The dev-only integration of a downstream route: what the route would receive, echoed (the
+/// route, its path parameters, the authorizer's context) so a restricted key can be tried locally.
+fn echo(request: &LocalRequest, resource: &str, event: &Value) -> Response<Body> {
+    let body = serde_json::json!({
+        "route": format!("{} {resource}", request.method),
+        "path_parameters": downstream(&request.method, &request.path)
+            .map(|(_, params)| params.into_iter().map(|(k, v)| (k, Value::String(v))).collect::<serde_json::Map<_, _>>()),
+        "authorizer": event["requestContext"]["authorizer"],
+        "dev_only": "make dev's echo of a downstream route; the deployed routes belong to their teams",
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))
+        .unwrap_or_default()
 }
 
 /// The template's resource path for `path` (`/orgs/{org_id}/api-keys`), whatever the method.

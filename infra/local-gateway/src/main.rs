@@ -37,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("local-gateway: ready on http://127.0.0.1:{port}");
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted?,
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
@@ -45,14 +45,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let gateway = gateway.clone();
-                async move { Ok::<_, Infallible>(serve(&gateway, req).await) }
+                async move { Ok::<_, Infallible>(serve(&gateway, req, peer.ip()).await) }
             });
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
 
-async fn serve(gateway: &Gateway, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn serve(
+    gateway: &Gateway,
+    req: hyper::Request<Incoming>,
+    peer: std::net::IpAddr,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_GATEWAY_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -67,6 +71,7 @@ async fn serve(gateway: &Gateway, req: hyper::Request<Incoming>) -> hyper::Respo
         query,
         headers,
         body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
+        source_ip: peer.to_string(),
     };
     to_hyper(gateway.handle(request).await)
 }

@@ -235,7 +235,7 @@ mod tests {
         assert_eq!(t.cors.allow_origin, "https://dashboard.overten.com");
         assert!(t.cors.allow_methods.contains("DELETE"));
         let denied = t.gateway_response("ACCESS_DENIED");
-        assert_eq!(denied.status, Some(401));
+        assert_eq!(denied.status, Some(403));
         assert!(
             denied.headers.contains(&("Access-Control-Allow-Origin".into(), "https://dashboard.overten.com".into()))
         );
