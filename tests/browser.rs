@@ -216,7 +216,7 @@ fn the_dashboard_origin_reads_every_answer_and_another_origin_none() {
     );
     let gateway_error: Value = serde_json::from_str(step(&results, "gateway error")["body"].as_str().unwrap()).unwrap();
     assert_eq!(step(&results, "gateway error")["status"], 401);
-    assert_eq!(gateway_error["error"]["code"], "missing_api_key");
+    assert_eq!(gateway_error["error"]["code"], "invalid_api_key");
 
     // From another origin the browser lets the page read nothing the API answers.
     let results = run_page(&format!("http://127.0.0.1:{other_port}/"), &other);

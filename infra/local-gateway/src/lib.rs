@@ -61,10 +61,11 @@ pub fn route(method: &str, path: &str) -> Option<Route> {
 }
 
 /// The route table's line matching `method path`, with its path parameters: the resource
-/// (`/v1/generations/{format}`) and `pathParameters` API Gateway would send.
+/// (`/v1/generations/{format}`) and `pathParameters` API Gateway would send. Any other `/v1/…`
+/// path matches [`DEV_PROXY`], as a downstream API's `{proxy+}` resource would.
 pub fn downstream(method: &str, path: &str) -> Option<(&'static RouteRule, Vec<(String, String)>)> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    ROUTE_TABLE.iter().find_map(|rule| {
+    let in_table = ROUTE_TABLE.iter().find_map(|rule| {
         let (rule_method, pattern) = rule.route.split_once(' ')?;
         let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
         if rule_method != method || parts.len() != segments.len() {
@@ -79,8 +80,16 @@ pub fn downstream(method: &str, path: &str) -> Option<(&'static RouteRule, Vec<(
             }
         }
         Some((rule, params))
+    });
+    in_table.or_else(|| match segments.as_slice() {
+        ["v1", rest @ ..] if !rest.is_empty() => Some((&DEV_PROXY, vec![("proxy".to_owned(), rest.join("/"))])),
+        _ => None,
     })
 }
+
+/// `make dev`'s catch-all downstream resource, not in the route table: what a route the table
+/// lacks looks like to the authorizer (refused to restricted keys, allowed to unrestricted ones).
+pub static DEV_PROXY: RouteRule = RouteRule { route: "ANY /v1/{proxy+}", permission: None, format_from: None };
 
 /// A request as the HTTP server received it.
 pub struct LocalRequest {
