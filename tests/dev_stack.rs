@@ -162,7 +162,15 @@ async fn make_dev_serves_the_quickstart_over_http() {
 
     // A second key, the listing, revoking the first.
     let keys = format!("{api}/orgs/{org}/api-keys");
-    let (_, second) = call(http.post(&keys).header("authorization", &bearer).json(&json!({"name": "ci"}))).await;
+    let restricted = json!({"name": "ci", "permissions": ["generations:write"], "formats": ["pdf"]});
+    let (_, second) = call(http.post(&keys).header("authorization", &bearer).json(&restricted)).await;
+    // make dev serves the route table's routes (a dev-only echo): a restricted key with curl.
+    let second_secret = second["secret"].as_str().unwrap();
+    let (status, echo) = call(http.post(format!("{api}/v1/generations/pdf")).header("x-api-key", second_secret)).await;
+    assert_eq!((status, &echo["authorizer"]["formats"]), (200, &json!("pdf")), "{echo}");
+    let (status, denied) =
+        call(http.post(format!("{api}/v1/generations/docx")).header("x-api-key", second_secret)).await;
+    assert_eq!((status, &denied["error"]["required"]["format"]), (403, &json!("docx")), "{denied}");
     let (_, list) = call(http.get(format!("{keys}?limit=10")).header("authorization", &bearer)).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
     let first_id = signup["key"]["id"].as_str().unwrap();
@@ -180,7 +188,12 @@ async fn make_dev_serves_the_quickstart_over_http() {
     let by_key: Vec<&Value> = lines.iter().filter(|l| l["keyId"] == signup["key"]["id"]).collect();
     assert_eq!(by_key.len(), 1, "the one authorized call of the first key: {access_log}");
     assert_eq!((by_key[0]["status"].as_str(), by_key[0]["resourcePath"].as_str()), (Some("200"), Some("/v1/whoami")));
-    assert!(lines.iter().any(|l| l["status"] == "401" && l["responseType"] == "ACCESS_DENIED"));
+    assert!(lines.iter().any(|l| l["status"] == "401" && l["responseType"] == "UNAUTHORIZED"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["status"] == "403" && l["responseType"] == "ACCESS_DENIED" && l["keyId"] == second["id"])
+    );
     assert_eq!(call(http.get(format!("{api}/nowhere"))).await.0, 404);
 
     // The operator CLI on the same tables: a dashboard org, then signup with existing_org_id.
@@ -195,10 +208,10 @@ async fn make_dev_serves_the_quickstart_over_http() {
     .await;
     assert_eq!(status, 201);
     // Lookup by raw key and by prefix; the raw key is never printed back.
-    let second_secret = second["secret"].as_str().unwrap();
     let (ok, found, raw) = admin(&["key", "lookup", second_secret]);
     assert!(ok && !raw.contains(second_secret), "{raw}");
     assert_eq!(found[0]["org_id"], org);
+    assert_eq!((&found[0]["formats"], &found[0]["allowed_ips"]), (&json!(["pdf"]), &Value::Null));
     assert_eq!(found[0]["revoked"], false);
     let (ok, found, _) = admin(&["key", "lookup", &second_secret[..12]]);
     assert!(ok && found.as_array().unwrap().iter().any(|k| k["key_id"] == second["id"]));

@@ -225,7 +225,11 @@ async fn github(command: Command<'_>) -> Result<Value, String> {
 /// key — where it was found and when it was revoked. Never the key or its hash.
 fn describe(key: &KeyRecord) -> Value {
     let status = KeyStatus::at(key.revoked_at.is_some(), key.expires_at, overten::clock::now_secs());
+    let lists = serde_json::to_value(&key.restrictions).unwrap_or_default();
     json!({
+        "permissions": lists["permissions"],
+        "formats": lists["formats"],
+        "allowed_ips": lists["allowed_ips"],
         "org_id": key.org_id,
         "key_id": key.key_id,
         "name": key.name,
