@@ -10,6 +10,8 @@ mod ports;
 mod records;
 pub mod tables;
 
+#[cfg(feature = "testing")]
+pub use dynamodb::decode_key_item;
 pub use dynamodb::{DynamoStore, MAX_ORGS_PER_USER, TOUCH_INTERVAL_SECS};
 #[cfg(feature = "testing")]
 pub use fixed::{FixedStore, sample_record};

@@ -26,7 +26,7 @@ impl DynamoStore {
                 .await
                 .map_err(|e| sdk_error("Scan", e))?;
             for item in out.items.unwrap_or_default() {
-                found.push(key_record(&item)?);
+                found.push(key_record(item)?);
             }
             match out.last_evaluated_key {
                 Some(last) => start = Some(last),

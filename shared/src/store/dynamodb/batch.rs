@@ -68,8 +68,8 @@ impl DynamoStore {
         let wanted: Vec<&str> = hashes.iter().map(KeyHash::as_str).collect();
         let (items, _) = self.batch_get_keys(&wanted, None).await?;
         let mut found: HashMap<String, KeyRecord> = HashMap::with_capacity(items.len());
-        for item in &items {
-            found.insert(get_s(item, "key_hash")?, key_record(item)?);
+        for item in items {
+            found.insert(get_s(&item, "key_hash")?, key_record(item)?);
         }
         Ok(hashes.iter().map(|h| found.get(h.as_str()).cloned()).collect())
     }

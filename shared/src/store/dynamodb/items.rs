@@ -89,26 +89,37 @@ pub(super) fn get_time(item: &Item, name: &str) -> Result<i64, Error> {
         .ok_or_else(|| Error::Internal(format!("attribute {name} is not an RFC 3339 time")))
 }
 
-/// An `ApiKeys` item as the hot path reads it.
-pub(super) fn key_record(item: &Item) -> Result<KeyRecord, Error> {
+/// An `ApiKeys` item as the hot path reads it. Takes the item: its strings move into the record
+/// instead of being copied (the one read's answer is not needed afterwards).
+pub(super) fn key_record(mut item: Item) -> Result<KeyRecord, Error> {
     // Read once: whether it was revoked decides whether its reason is read at all.
-    let revoked_at = item.contains_key("revoked_at").then(|| get_time(item, "revoked_at")).transpose()?;
+    let revoked_at = item.contains_key("revoked_at").then(|| get_time(&item, "revoked_at")).transpose()?;
+    let restrictions = super::restrictions::restrictions_of(&item)?;
+    let created_at = get_time(&item, "created_at")?;
     Ok(KeyRecord {
-        key_id: get_s(item, "key_id")?,
-        org_id: get_s(item, "org_id")?,
-        name: get_s(item, "name")?,
-        prefix: get_s(item, "prefix")?,
-        created_at: get_time(item, "created_at")?,
+        key_id: take_s(&mut item, "key_id")?,
+        org_id: take_s(&mut item, "org_id")?,
+        name: take_s(&mut item, "name")?,
+        prefix: take_s(&mut item, "prefix")?,
+        created_at,
         revoked_reason: revoked_at
-            .map(|_| crate::audit::RevokedReason::parse(opt_s(item, "revoked_reason").as_deref())),
+            .map(|_| crate::audit::RevokedReason::parse(take_s(&mut item, "revoked_reason").ok().as_deref())),
         revoked_at,
-        last_used_at: get_n(item, "last_used_at"),
-        expires_at: get_n(item, "expires_at"),
-        rolled_to: opt_s(item, "rolled_to"),
-        leaked_url: opt_s(item, "leaked_url"),
-        leaked_source: opt_s(item, "leaked_source"),
-        restrictions: super::restrictions::restrictions_of(item)?,
+        last_used_at: get_n(&item, "last_used_at"),
+        expires_at: get_n(&item, "expires_at"),
+        rolled_to: take_s(&mut item, "rolled_to").ok(),
+        leaked_url: take_s(&mut item, "leaked_url").ok(),
+        leaked_source: take_s(&mut item, "leaked_source").ok(),
+        restrictions,
     })
+}
+
+/// A string attribute moved out of `item`.
+fn take_s(item: &mut Item, name: &str) -> Result<String, Error> {
+    match item.remove(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(Error::Internal(format!("item lacks string attribute {name}"))),
+    }
 }
 
 /// An `Orgs` key item (`KEY#` or `REVOKED#`) as listed at `now`.
@@ -181,15 +192,15 @@ mod tests {
         assert!(!counts(&item) && !grace_counted(&item), "released before the grace count");
         item.insert(GRACE_COUNTED.into(), AttributeValue::Bool(true));
         assert!(grace_counted(&item));
-        let record = key_record(&item).unwrap();
+        let record = key_record(item.clone()).unwrap();
         assert_eq!((record.org_id.as_str(), record.expires_at), ("org_1", Some(1_900_000_000)));
         assert_eq!((record.created_at, record.revoked_at), (1_767_225_600, Some(1_798_761_600)), "RFC 3339 read back");
         assert_eq!(record.revoked_reason, Some(crate::audit::RevokedReason::Leaked));
         item.insert("created_at".into(), s("yesterday"));
-        assert!(key_record(&item).is_err(), "a time that is not RFC 3339 is an internal error");
+        assert!(key_record(item.clone()).is_err(), "a time that is not RFC 3339 is an internal error");
         item.insert("created_at".into(), s("2026-01-01T00:00:00Z"));
         item.remove("prefix");
-        assert!(key_record(&item).is_err(), "a missing attribute is an internal error, not a guess");
+        assert!(key_record(item.clone()).is_err(), "a missing attribute is an internal error, not a guess");
         assert_eq!(get_n(&Item::from([("x".to_owned(), s("1"))]), "x"), None, "a string is not a number");
     }
 }

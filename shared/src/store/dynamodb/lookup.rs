@@ -19,7 +19,7 @@ impl KeyLookup for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
-        out.item.as_ref().map(key_record).transpose()
+        out.item.map(key_record).transpose()
     }
     async fn touch_key(&self, hash: &KeyHash, now: i64) -> Result<(), Error> {
         let result = self

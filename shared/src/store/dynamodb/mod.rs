@@ -23,6 +23,14 @@ mod retry;
 mod revoke;
 mod roll;
 mod transaction;
+
+/// An `ApiKeys` item as the hot path decodes it, for benchmarks of that decoding.
+#[cfg(feature = "testing")]
+pub fn decode_key_item(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> Result<crate::store::KeyRecord, crate::Error> {
+    items::key_record(item.clone())
+}
 mod update;
 
 use std::collections::HashMap;
