@@ -465,4 +465,29 @@ async fn the_example_events_drive_each_function() {
     assert_eq!(types, [json!("key.rolled"), json!("key.renamed"), json!("key.created"), json!("org.created")]);
     let response = keys::handle(&stack.keys, http(load("keys-revoke.json", &fill_key))).await;
     assert_eq!(response.status(), 204);
+
+    // A restricted key: created, judged at the gate (REST and HTTP API) and at /verify, changed.
+    let response = keys::handle(&stack.keys, http(load("keys-create-restricted.json", &fill))).await;
+    assert_eq!(response.status(), 201);
+    let restricted = body_json(&response);
+    assert_eq!(restricted["allowed_ips"], json!(["203.0.113.0/24", "2001:db8::/32"]));
+    let fill_restricted = [
+        fill[0],
+        fill[1],
+        ("REPLACE_WITH_RESTRICTED_API_KEY", restricted["secret"].as_str().unwrap()),
+        ("REPLACE_WITH_KEY_ID", restricted["id"].as_str().unwrap()),
+    ];
+    let event: Value = serde_json::from_str(&load("authorizer-rest-generations.json", &fill_restricted)).unwrap();
+    let answer = authorize(&stack.store, &event).await.unwrap();
+    assert!(!answer.is_allowed());
+    assert_eq!(answer.context().error_message.as_deref(), Some("this key may not act on format docx"));
+    let event: Value = serde_json::from_str(&load("authorizer-http-api-generations.json", &fill_restricted)).unwrap();
+    assert!(authorize(&stack.store, &event).await.unwrap().is_allowed());
+    let response = verify::handle(&stack.store, http(load("verify-permission.json", &fill_restricted))).await;
+    assert_error(&response, 403, "permission_denied");
+    let response = keys::handle(&stack.keys, http(load("keys-restrict.json", &fill_restricted))).await;
+    let changed = body_json(&response);
+    assert_eq!((&changed["formats"], &changed["allowed_ips"]), (&json!(["pdf", "docx"]), &Value::Null));
+    let event: Value = serde_json::from_str(&load("authorizer-rest-generations.json", &fill_restricted)).unwrap();
+    assert!(authorize(&stack.store, &event).await.unwrap().is_allowed(), "docx, from anywhere, after the PATCH");
 }

@@ -145,9 +145,10 @@ async fn main() {
         malformed.push(
             timed(async {
                 let payload: Box<RawValue> = serde_json::from_slice(&bad_event).unwrap();
-                let answer = authorizer::invoke(&counting, &payload, "bench").await.unwrap();
-                assert!(!answer.is_allowed());
-                serde_json::to_vec(&answer).unwrap()
+                // A key problem is the Lambda error `Unauthorized`: what the runtime sends back.
+                let refused = authorizer::invoke(&counting, &payload, "bench").await.unwrap_err();
+                assert!(matches!(refused, authorizer::AuthorizerError::Unauthorized(_)));
+                lambda_runtime::Diagnostic::from(refused).error_message
             })
             .await,
         );
@@ -196,10 +197,9 @@ async fn main() {
         "malformed_p50_ns": (pct(&malformed, 50.0) * 1000.0).round(),
         "own_work_ns": own_work_ns,
         // A key at the lists' limits (20 permissions, 50 formats, 20 networks), every list
-        // scanned to its end, plus decoding those lists from the item.
+        // scanned to its end, its item decoded as the adapter does: the whole own work.
         "own_work_restricted_ns": restricted_ns,
         "restricted_item_decode_ns": decode_ns,
-        "own_work_restricted_total_ns": round3(restricted_ns.as_f64().unwrap_or(f64::NAN) + decode_ns.as_f64().unwrap_or(f64::NAN)),
         "firebase_verify_ns": firebase_verify_ns,
         "cold_start_ms": {"median": round3(pct(&cold, 50.0) / 1000.0), "max": round3(pct(&cold, 100.0) / 1000.0), "n": COLD_STARTS},
         "bare_cold_start_ms": {"median": round3(pct(&bare_cold, 50.0) / 1000.0), "max": round3(pct(&bare_cold, 100.0) / 1000.0), "n": COLD_STARTS},
@@ -429,9 +429,12 @@ fn print_table(s: &Value) {
     row("malformed DB calls", s["malformed_db_calls"].to_string(), "= 0");
     row("malformed p50 (ns)", s["malformed_p50_ns"].to_string(), "");
     row("own work (ns)", s["own_work_ns"].to_string(), "<= 10000");
-    row("own work, restricted key (ns)", s["own_work_restricted_ns"].to_string(), "20 permissions, 50 formats, 20 networks");
-    row("decoding its lists (ns)", s["restricted_item_decode_ns"].to_string(), "from the GetItem item");
-    row("restricted key, total (ns)", s["own_work_restricted_total_ns"].to_string(), "<= 10000");
+    row(
+        "own work, restricted key (ns)",
+        s["own_work_restricted_ns"].to_string(),
+        "<= 10000 (20 perms, 50 formats, 20 nets)",
+    );
+    row("  of which decoding the item (ns)", s["restricted_item_decode_ns"].to_string(), "");
     row("Firebase verify (ns)", s["firebase_verify_ns"].to_string(), "<= 100000");
     row("cold start median (ms)", s["cold_start_ms"]["median"].to_string(), "<= 15");
     row("cold start max (ms)", s["cold_start_ms"]["max"].to_string(), "");

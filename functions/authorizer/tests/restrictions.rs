@@ -10,8 +10,11 @@ use overten::store::{FixedStore, KeyRecord, sample_record};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-/// The contract's table, copied: (method, resource, permission, format parameter).
-const TABLE: [(&str, &str, Option<(&str, &str)>, Option<&str>); 7] = [
+/// A line of the oracle's table: (method, resource, (resource, access) needed, format parameter).
+type Line = (&'static str, &'static str, Option<(&'static str, &'static str)>, Option<&'static str>);
+
+/// The contract's table, copied.
+const TABLE: [Line; 7] = [
     ("POST", "/v1/generations/{format}", Some(("generations", "write")), Some("format")),
     ("GET", "/v1/generations/{generation_id}", Some(("generations", "read")), None),
     ("POST", "/v1/runs", Some(("runs", "write")), None),
@@ -79,22 +82,22 @@ fn oracle(
     format: &str,
     source: &str,
 ) -> bool {
-    if let Some(networks) = networks {
-        if !networks.iter().any(|n| in_network(n, source)) {
-            return false;
-        }
+    if let Some(networks) = networks
+        && !networks.iter().any(|n| in_network(n, source))
+    {
+        return false;
     }
     let Some(index) = route else { return permissions.is_none() && formats.is_none() };
     let (_, _, needed, format_param) = TABLE[index];
-    if let (Some(held), Some(needed)) = (permissions, needed) {
-        if !held.iter().any(|h| grants(h, needed)) {
-            return false;
-        }
+    if let (Some(held), Some(needed)) = (permissions, needed)
+        && !held.iter().any(|h| grants(h, needed))
+    {
+        return false;
     }
-    if let (Some(formats), Some(_)) = (formats, format_param) {
-        if !formats.contains(&format) {
-            return false;
-        }
+    if let (Some(formats), Some(_)) = (formats, format_param)
+        && !formats.contains(&format)
+    {
+        return false;
     }
     true
 }

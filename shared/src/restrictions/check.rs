@@ -84,15 +84,15 @@ impl Restrictions {
     /// Whether the key may take an action needing `permission` on `format`: what a downstream
     /// service checks for what the gate cannot see (with the lists from the authorizer's context).
     pub fn check_action(&self, permission: Option<Permission>, format: Option<&str>) -> Result<(), Denied> {
-        if let (Some(held), Some(needed)) = (&self.permissions, permission) {
-            if !held.iter().any(|p| p.grants(needed)) {
-                return Err(Denied::Permission(needed));
-            }
+        if let (Some(held), Some(needed)) = (&self.permissions, permission)
+            && !held.iter().any(|p| p.grants(needed))
+        {
+            return Err(Denied::Permission(needed));
         }
-        if let (Some(formats), Some(format)) = (&self.formats, format) {
-            if !formats.iter().any(|f| f == format) {
-                return Err(Denied::Format(is_format_slug(format).then(|| format.to_owned())));
-            }
+        if let (Some(formats), Some(format)) = (&self.formats, format)
+            && !formats.iter().any(|f| f == format)
+        {
+            return Err(Denied::Format(is_format_slug(format).then(|| format.to_owned())));
         }
         Ok(())
     }

@@ -37,10 +37,10 @@ pub fn check_rule(rule: &RouteRule) -> Result<(), String> {
     if let Some(p) = rule.permission {
         Permission::parse(p).ok_or(format!("unknown permission {p}"))?;
     }
-    if let Some(f) = rule.format_from {
-        if !params.contains(&f) {
-            return Err(format!("format_from {f} is not a parameter of {}", rule.route));
-        }
+    if let Some(f) = rule.format_from
+        && !params.contains(&f)
+    {
+        return Err(format!("format_from {f} is not a parameter of {}", rule.route));
     }
     Ok(())
 }

@@ -94,7 +94,7 @@ pub(super) fn get_time(item: &Item, name: &str) -> Result<i64, Error> {
 pub(super) fn key_record(mut item: Item) -> Result<KeyRecord, Error> {
     // Read once: whether it was revoked decides whether its reason is read at all.
     let revoked_at = item.contains_key("revoked_at").then(|| get_time(&item, "revoked_at")).transpose()?;
-    let restrictions = super::restrictions::restrictions_of(&item)?;
+    let restrictions = super::restrictions::take_restrictions(&mut item)?;
     let created_at = get_time(&item, "created_at")?;
     Ok(KeyRecord {
         key_id: take_s(&mut item, "key_id")?,

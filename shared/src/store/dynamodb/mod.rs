@@ -27,9 +27,9 @@ mod transaction;
 /// An `ApiKeys` item as the hot path decodes it, for benchmarks of that decoding.
 #[cfg(feature = "testing")]
 pub fn decode_key_item(
-    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
 ) -> Result<crate::store::KeyRecord, crate::Error> {
-    items::key_record(item.clone())
+    items::key_record(item)
 }
 mod update;
 

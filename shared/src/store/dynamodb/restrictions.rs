@@ -33,18 +33,32 @@ pub(super) fn restriction_attributes(r: &Restrictions) -> Vec<(String, Attribute
 /// refused (5xx), never treated as unrestricted.
 pub(super) fn restrictions_of(item: &Item) -> Result<Restrictions, Error> {
     Ok(Restrictions {
-        permissions: list(item, PERMISSIONS, Permission::parse)?,
-        formats: list(item, FORMATS, |f| is_format_slug(f).then(|| f.to_owned()))?,
-        allowed_ips: list(item, ALLOWED_IPS, parse_network)?,
+        permissions: list(item.get(PERMISSIONS).cloned(), PERMISSIONS, |p| Permission::parse(&p))?,
+        formats: list(item.get(FORMATS).cloned(), FORMATS, |f| is_format_slug(&f).then_some(f))?,
+        allowed_ips: list(item.get(ALLOWED_IPS).cloned(), ALLOWED_IPS, |a| parse_network(&a))?,
     })
 }
 
-fn list<T>(item: &Item, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Option<Vec<T>>, Error> {
+/// [`restrictions_of`], moving the lists out of an item that is not needed afterwards (the hot
+/// path's: a format is kept as the string the item held, not copied).
+pub(super) fn take_restrictions(item: &mut Item) -> Result<Restrictions, Error> {
+    Ok(Restrictions {
+        permissions: list(item.remove(PERMISSIONS), PERMISSIONS, |p| Permission::parse(&p))?,
+        formats: list(item.remove(FORMATS), FORMATS, |f| is_format_slug(&f).then_some(f))?,
+        allowed_ips: list(item.remove(ALLOWED_IPS), ALLOWED_IPS, |a| parse_network(&a))?,
+    })
+}
+
+fn list<T>(
+    value: Option<AttributeValue>,
+    name: &str,
+    parse: impl Fn(String) -> Option<T>,
+) -> Result<Option<Vec<T>>, Error> {
     let bad = || Error::Internal(format!("attribute {name} is not a list of valid entries"));
-    match item.get(name) {
+    match value {
         None => Ok(None),
         Some(AttributeValue::L(entries)) => entries
-            .iter()
+            .into_iter()
             .map(|e| match e {
                 AttributeValue::S(text) => parse(text).ok_or_else(bad),
                 _ => Err(bad()),
