@@ -76,6 +76,8 @@ fn the_spec_lists_every_error_code_of_the_contract() {
         Error::MethodNotAllowed,
         Error::Internal(String::new()),
         Error::Unavailable(String::new()),
+        Error::PermissionDenied(overten::restrictions::Denied::Format(None)),
+        Error::ApiKeyRefused,
     ];
     let mut ours: BTreeSet<&str> = errors.iter().map(Error::code).collect();
     // And the codes API Gateway answers with itself (the template's gateway responses).
