@@ -25,7 +25,7 @@ impl RestrictionsPatch {
     /// Validates the lists of a body: `(permissions, formats, allowed_ips)`.
     pub fn parse((permissions, formats, allowed_ips): RawLists) -> Result<Self, Error> {
         Ok(RestrictionsPatch {
-            permissions: list("permissions", permissions, MAX_PERMISSIONS, |p| {
+            permissions: list("permissions", permissions, MAX_PERMISSIONS, Repeats::Refused, |p| {
                 Permission::parse(p).ok_or_else(|| {
                     format!(
                         "`permissions` entries are `<resource>:<access>` with resource generations, runs or files and access read or write; got {}",
@@ -33,14 +33,16 @@ impl RestrictionsPatch {
                     )
                 })
             })?,
-            formats: list("formats", formats, MAX_FORMATS, |f| {
+            formats: list("formats", formats, MAX_FORMATS, Repeats::Refused, |f| {
                 if is_format_slug(f) {
                     Ok(f.to_owned())
                 } else {
                     Err(format!("`formats` entries match ^[a-z0-9][a-z0-9._-]{{0,31}}$; got {}", quoted(f)))
                 }
             })?,
-            allowed_ips: list("allowed_ips", allowed_ips, MAX_ALLOWED_IPS, |a| {
+            // Two spellings of one network (`203.0.113.9/24`, `203.0.113.0/24`) are one entry: the
+            // canonical form is kept once, as a JSON Schema's `uniqueItems` cannot say they repeat.
+            allowed_ips: list("allowed_ips", allowed_ips, MAX_ALLOWED_IPS, Repeats::Merged, |a| {
                 parse_network(a).ok_or_else(|| {
                     format!("`allowed_ips` entries are IPv4 or IPv6 addresses or CIDR networks; got {}", quoted(a))
                 })
@@ -71,10 +73,18 @@ pub fn is_format_slug(text: &str) -> bool {
         && bytes.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
+/// What a repeated entry is: a 400, or merged into the first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repeats {
+    Refused,
+    Merged,
+}
+
 fn list<T: PartialEq + std::fmt::Display>(
     field: &str,
     raw: Option<Option<Vec<String>>>,
     max: usize,
+    repeats: Repeats,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Option<Option<Vec<T>>>, Error> {
     let Some(Some(entries)) = raw else { return Ok(raw.map(|_| None)) };
@@ -86,10 +96,11 @@ fn list<T: PartialEq + std::fmt::Display>(
     let mut parsed: Vec<T> = Vec::with_capacity(entries.len());
     for entry in &entries {
         let value = parse(entry).map_err(Error::InvalidRequest)?;
-        if parsed.contains(&value) {
-            return Err(Error::InvalidRequest(format!("`{field}` holds {value} twice")));
+        match (parsed.contains(&value), repeats) {
+            (false, _) => parsed.push(value),
+            (true, Repeats::Merged) => {}
+            (true, Repeats::Refused) => return Err(Error::InvalidRequest(format!("`{field}` holds {value} twice"))),
         }
-        parsed.push(value);
     }
     Ok(Some(Some(parsed)))
 }
@@ -141,7 +152,14 @@ mod tests {
         assert!(error((None, strings(&[&"a".repeat(33)]), None)).contains("got"));
         assert!(error((None, strings(&["pdf", "pdf"]), None)).contains("pdf twice"));
         assert!(error((strings(&["runs:read", "runs:read"]), None, None)).contains("twice"));
-        assert!(error((None, None, strings(&["203.0.113.0/24", "203.0.113.7/24"]))).contains("203.0.113.0/24 twice"));
+        let merged = RestrictionsPatch::parse((
+            None,
+            None,
+            strings(&["203.0.113.0/24", "203.0.113.7/24", "::ffff:203.0.113.1/120"]),
+        ))
+        .unwrap()
+        .apply(&Restrictions::default());
+        assert_eq!(merged.allowed_ips.unwrap().len(), 1, "one network however it is spelled");
         assert!(error((None, None, strings(&["example.com"]))).contains("\"example.com\""));
         let long = "x".repeat(100);
         assert!(error((None, None, strings(&[&long]))).len() < 150, "an entry is echoed at most 40 characters");
