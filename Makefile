@@ -84,7 +84,7 @@ bench: $(NODE_DEPS) ## Release build, DynamoDB Local, the benchmark suite: targe
 	# would reach their bootstraps.
 	cargo build --release --locked -p overten-bench --bin bare-authorizer
 	cargo bench --locked --profile release -p overten-bench --bench hot_path
-	DDB_PORT=$(BENCH_DDB_PORT) SERVICES=ddb infra/scripts/with-services.sh \
+	DDB_PORT=$(BENCH_DDB_PORT) SERVICES=ddb RUN_DIR=.run/bench infra/scripts/with-services.sh \
 	  cargo run --release --locked -q -p overten-bench
 
 # The pure modules of the core, the operations over any store (service.rs, on a recording store),

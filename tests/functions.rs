@@ -391,8 +391,9 @@ async fn the_authorizer_and_verify_fail_closed_when_dynamodb_is_down() {
         verify::handle(&store, rest_request("GET", "/verify", &[("X-API-Key", key.expose_secret())], None)).await;
     assert_error(&response, 503, "service_unavailable");
     assert!(!body_json(&response).to_string().contains("127.0.0.1"), "internal detail leaked");
-    // A malformed event is an error too, never an Allow.
-    assert!(authorize(&store, &json!({"type": "REQUEST"})).await.is_err());
+    // A malformed event is an error too, never an Allow; an event without a key is refused.
+    assert!(authorize(&store, &json!({"type": "REQUEST", "headers": 5})).await.is_err());
+    assert!(!authorize(&store, &json!({"type": "REQUEST"})).await.unwrap().is_allowed());
 }
 
 #[tokio::test]

@@ -15,8 +15,7 @@
 //! [`AuthorizerResponse::is_allowed`] and [`AuthorizerResponse::context`].
 
 use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
-    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerResponse, ApiGatewayV2CustomAuthorizerSimpleResponse,
 };
 /// The effect of a policy statement, for callers that read the REST answer's policy (the local
 /// gateway evaluates it against the method ARN as API Gateway does).
@@ -27,7 +26,7 @@ use overten::Error;
 use overten::restrictions::{Denied, RouteMatch, routes, routes::RouteRule};
 use overten::service;
 use overten::store::{KeyLookup, KeyRecord};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// What downstream integrations read as `requestContext.authorizer.*`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -61,85 +60,8 @@ pub struct AuthContext {
     pub user_agent: Option<String>,
 }
 
-/// An authorizer invocation, in its typed form: a REST API REQUEST authorizer event, or an HTTP
-/// API payload 2.0 one (`"version": "2.0"`).
-#[derive(Debug, Clone)]
-pub enum AuthorizerEvent {
-    Rest(Box<ApiGatewayCustomAuthorizerRequestTypeRequest>),
-    HttpApi(Box<ApiGatewayV2CustomAuthorizerV2Request>),
-}
-
-impl AuthorizerEvent {
-    /// Decodes an event from its JSON bytes: one pass that reads only `version` (skipping the
-    /// rest without building anything), then straight into the request type it names.
-    pub fn from_slice(json: &[u8]) -> Result<Self, serde_json::Error> {
-        #[derive(Deserialize)]
-        struct Peek {
-            #[serde(default, deserialize_with = "is_v2")]
-            version: bool,
-        }
-        /// `"2.0"` and nothing else is an HTTP API payload 2.0 event; any other value (or none)
-        /// is read as a REST event, as API Gateway's REST events carry no `version`.
-        fn is_v2<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-            struct V;
-            impl<'v> serde::de::Visitor<'v> for V {
-                type Value = bool;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("any JSON value")
-                }
-                fn visit_str<E>(self, v: &str) -> Result<bool, E> {
-                    Ok(v == "2.0")
-                }
-                fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-                    Ok(false)
-                }
-                fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-                    Ok(false)
-                }
-                fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-                    Ok(false)
-                }
-                fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-                    Ok(false)
-                }
-                fn visit_unit<E>(self) -> Result<bool, E> {
-                    Ok(false)
-                }
-                fn visit_seq<A: serde::de::SeqAccess<'v>>(self, mut seq: A) -> Result<bool, A::Error> {
-                    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                    Ok(false)
-                }
-                fn visit_map<A: serde::de::MapAccess<'v>>(self, mut map: A) -> Result<bool, A::Error> {
-                    while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
-                    Ok(false)
-                }
-            }
-            d.deserialize_any(V)
-        }
-        if serde_json::from_slice::<Peek>(json)?.version {
-            serde_json::from_slice(json).map(|e| AuthorizerEvent::HttpApi(Box::new(e)))
-        } else {
-            serde_json::from_slice(json).map(|e| AuthorizerEvent::Rest(Box::new(e)))
-        }
-    }
-
-    /// The request's headers, whichever API sent it.
-    pub fn headers(&self) -> &HeaderMap {
-        match self {
-            AuthorizerEvent::Rest(e) => &e.headers,
-            AuthorizerEvent::HttpApi(e) => &e.headers,
-        }
-    }
-}
-
-/// What the Lambda runtime decodes each invocation into: the payload's raw JSON (one copy, no
-/// tree) handed to [`AuthorizerEvent::from_slice`].
-impl<'de> Deserialize<'de> for AuthorizerEvent {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        AuthorizerEvent::from_slice(raw.get().as_bytes()).map_err(serde::de::Error::custom)
-    }
-}
+mod event;
+pub use event::{AuthorizerEvent, HttpApiRequest, RestRequest};
 
 /// The authorizer's answer, serialised as API Gateway reads it: the REST API's IAM policy
 /// (`principalId`, `policyDocument`, `context`) or the HTTP API's simple response
@@ -256,7 +178,7 @@ async fn dispatch<S: KeyLookup>(
 /// (401) for a key problem.
 pub async fn rest_api<S: KeyLookup>(
     store: &S,
-    event: &ApiGatewayCustomAuthorizerRequestTypeRequest,
+    event: &RestRequest,
     now: i64,
 ) -> Result<ApiGatewayCustomAuthorizerResponse<AuthContext>, AuthorizerError> {
     let method_arn = event.method_arn.as_deref().unwrap_or_default();
@@ -292,10 +214,10 @@ pub async fn rest_api<S: KeyLookup>(
 
 /// A restricted key against a REST request: its route (`httpMethod` + `resource`), the format
 /// its path names, its `sourceIp`.
-fn judge_rest(key: &KeyRecord, event: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<(), Denied> {
-    let method = event.http_method.as_ref().map(|m| m.as_str()).unwrap_or_default();
+fn judge_rest(key: &KeyRecord, event: &RestRequest) -> Result<(), Denied> {
+    let method = event.http_method.as_deref().unwrap_or_default();
     let resource = event.resource.as_deref().unwrap_or_default();
-    let source = event.request_context.identity.as_ref().and_then(|i| i.source_ip.as_deref());
+    let source = event.source_ip.as_deref();
     match routes::find(method, resource) {
         Some(rule) => key.restrictions.check(known(rule, &event.path_parameters), source),
         None => key.restrictions.check(RouteMatch::Unknown(&format!("{method} {resource}")), source),
@@ -303,9 +225,9 @@ fn judge_rest(key: &KeyRecord, event: &ApiGatewayCustomAuthorizerRequestTypeRequ
 }
 
 /// A restricted key against an HTTP API request: its `routeKey`, path parameters, `sourceIp`.
-fn judge_http(key: &KeyRecord, event: &ApiGatewayV2CustomAuthorizerV2Request) -> Result<(), Denied> {
+fn judge_http(key: &KeyRecord, event: &HttpApiRequest) -> Result<(), Denied> {
     let route_key = event.route_key.as_deref().unwrap_or_default();
-    let source = event.request_context.http.source_ip.as_deref();
+    let source = event.source_ip.as_deref();
     match routes::find_route_key(route_key) {
         Some(rule) => key.restrictions.check(known(rule, &event.path_parameters), source),
         None => key.restrictions.check(RouteMatch::Unknown(route_key), source),
@@ -323,7 +245,7 @@ fn known<'a>(rule: &RouteRule, params: &'a std::collections::HashMap<String, Str
 /// (HTTP APIs have no gateway responses to tell 401 from 403).
 pub async fn http_api<S: KeyLookup>(
     store: &S,
-    event: &ApiGatewayV2CustomAuthorizerV2Request,
+    event: &HttpApiRequest,
     now: i64,
 ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse<AuthContext>, AuthorizerError> {
     let decision = decide(store, &event.headers, now).await?;
@@ -434,6 +356,8 @@ mod tests {
             format!(r#"{{"type":"REQUEST","headers":{{"x-api-key":["{key}"]}}}}"#),
             format!(r#"{{"type":"REQUEST","methodArn":"{key}""#),
             format!(r#"["{key}"]"#),
+            format!(r#"{{"type":"REQUEST","pathParameters":"{key}"}}"#),
+            format!(r#"{{"type":"REQUEST","headers":{{"{key} x":"v"}}}}"#),
         ];
         for body in &bodies {
             if let Err(e) = AuthorizerEvent::from_slice(body.as_bytes()) {
@@ -442,7 +366,7 @@ mod tests {
             }
         }
         let Err(e) = AuthorizerEvent::from_slice(br#"["x"]"#) else { panic!("an array is no event") };
-        assert_eq!(bad_event(&e), "not an authorizer event (Data at line 1, column 5)");
+        assert_eq!(bad_event(&e), "not an authorizer event (Data at line 1, column 0)");
         // The premise: serde's own message would have quoted the key.
         let quoted = bodies.iter().any(|b| {
             AuthorizerEvent::from_slice(b.as_bytes()).err().is_some_and(|e| e.to_string().contains("sk_live_"))
