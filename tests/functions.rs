@@ -391,6 +391,20 @@ async fn the_authorizer_and_verify_fail_closed_when_dynamodb_is_down() {
         verify::handle(&store, rest_request("GET", "/verify", &[("X-API-Key", key.expose_secret())], None)).await;
     assert_error(&response, 503, "service_unavailable");
     assert!(!body_json(&response).to_string().contains("127.0.0.1"), "internal detail leaked");
+    // The deployed /verify: DynamoDB down is 503; an event that is no proxy event is 400, no panic.
+    let event = serde_json::to_string(&overten_tests::events_json(
+        "GET",
+        "/verify",
+        &[("X-API-Key".to_owned(), key.expose_secret().to_owned())],
+    ))
+    .unwrap();
+    let proxy = verify::invoke(&store, &serde_json::value::RawValue::from_string(event).unwrap(), "r").await;
+    assert_eq!(proxy.status_code, 503);
+    for bad in [r#"{"headers": 5}"#, r#"[1]"#, r#"{"queryStringParameters": {"a": 1}}"#] {
+        let payload = serde_json::value::RawValue::from_string(bad.to_owned()).unwrap();
+        let proxy = verify::invoke(&store, &payload, "r").await;
+        assert_eq!(proxy.status_code, 400, "{bad}");
+    }
     // A malformed event is an error too, never an Allow; an event without a key is refused.
     assert!(authorize(&store, &json!({"type": "REQUEST", "headers": 5})).await.is_err());
     assert!(!authorize(&store, &json!({"type": "REQUEST"})).await.unwrap().is_allowed());
@@ -448,6 +462,17 @@ async fn the_example_events_drive_each_function() {
     assert_eq!(body_json(&response)["data"].as_array().unwrap().len(), 2);
     let response = verify::handle(&stack.store, http(load("verify.json", &fill))).await;
     assert_eq!(body_json(&response)["org_id"], org);
+    // The deployed function's door: the same event's text, decoded in one pass.
+    let deployed = |name: &str, fill: &[(&str, &str)]| {
+        let payload = serde_json::value::RawValue::from_string(load(name, fill)).unwrap();
+        let store = stack.store.clone();
+        async move { verify::invoke(&store, &payload, "lambda-req").await }
+    };
+    let proxy = deployed("verify.json", &fill).await;
+    let wire = serde_json::to_value(&proxy).unwrap();
+    assert_eq!((wire["statusCode"].as_i64(), wire["headers"]["cache-control"].as_str()), (Some(200), Some("no-store")));
+    let body: Value = serde_json::from_str(wire["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, body_json(&response), "both doors answer the same");
     for name in ["authorizer-rest.json", "authorizer-http-api.json"] {
         let event: Value = serde_json::from_str(&load(name, &fill)).unwrap();
         let answer = authorize(&stack.store, &event).await.unwrap();
@@ -486,6 +511,10 @@ async fn the_example_events_drive_each_function() {
     assert!(authorize(&stack.store, &event).await.unwrap().is_allowed());
     let response = verify::handle(&stack.store, http(load("verify-permission.json", &fill_restricted))).await;
     assert_error(&response, 403, "permission_denied");
+    let proxy = deployed("verify-permission.json", &fill_restricted).await;
+    let body: Value = serde_json::from_str(serde_json::to_value(&proxy).unwrap()["body"].as_str().unwrap()).unwrap();
+    assert_eq!((proxy.status_code, &body["error"]["required"]["permission"]), (403, &json!("files:write")));
+    assert_eq!(body["error"]["request_id"], "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "API Gateway's request id");
     let response = keys::handle(&stack.keys, http(load("keys-restrict.json", &fill_restricted))).await;
     let changed = body_json(&response);
     assert_eq!((&changed["formats"], &changed["allowed_ips"]), (&json!(["pdf", "docx"]), &Value::Null));

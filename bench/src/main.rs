@@ -102,15 +102,19 @@ async fn main() {
         assert!(answer.is_allowed());
         serde_json::to_vec(&answer).unwrap()
     };
-    let verify_event =
-        overten_tests::events_json("GET", "/verify", &[("X-API-Key".to_owned(), key.expose_secret().to_owned())])
-            .to_string();
+    let verify_event = serde_json::to_vec(&overten_tests::events_json(
+        "GET",
+        "/verify",
+        &[("X-API-Key".to_owned(), key.expose_secret().to_owned())],
+    ))
+    .unwrap();
+    // What the release bootstrap does: the payload's text, the one-pass proxy event, the answer,
+    // the proxy response's bytes.
     let verify = || async {
-        let request = lambda_http::request::from_str(&verify_event).unwrap();
-        let response = verify::handle(&store, request).await;
-        assert_eq!(response.status(), 200);
-        // What lambda_http hands the runtime: the REST proxy response, serialised.
-        serde_json::to_vec(&proxy_response(response)).unwrap()
+        let payload: Box<RawValue> = serde_json::from_slice(&verify_event).unwrap();
+        let response = verify::invoke(&store, &payload, "bench").await;
+        assert_eq!(response.status_code, 200);
+        serde_json::to_vec(&response).unwrap()
     };
     for _ in 0..WARMUP {
         authorize().await;
@@ -278,21 +282,6 @@ fn spread(ratios: &[f64]) -> Value {
     let mut sorted = ratios.to_vec();
     sorted.sort_by(f64::total_cmp);
     json!({"median": round3(sorted[sorted.len() / 2]), "min": round3(sorted[0]), "max": round3(sorted[sorted.len() - 1]), "rounds": sorted.len()})
-}
-
-/// The REST proxy response lambda_http serialises for the runtime.
-fn proxy_response(
-    response: lambda_http::Response<lambda_http::Body>,
-) -> aws_lambda_events::apigw::ApiGatewayProxyResponse {
-    let (parts, body) = response.into_parts();
-    let mut proxy = aws_lambda_events::apigw::ApiGatewayProxyResponse::default();
-    proxy.status_code = i64::from(parts.status.as_u16());
-    proxy.headers = parts.headers;
-    proxy.body = match body {
-        lambda_http::Body::Text(t) => Some(aws_lambda_events::encodings::Body::Text(t)),
-        _ => None,
-    };
-    proxy
 }
 
 async fn timed<F: std::future::Future>(f: F) -> f64 {

@@ -17,6 +17,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod firebase;
+pub mod headers;
 pub mod ids;
 pub mod key_set;
 pub mod logging;

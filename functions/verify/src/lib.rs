@@ -1,15 +1,25 @@
 //! `GET /verify`: the cheapest call of the API. The key is checked offline (shape, checksum), then
 //! one strongly consistent `GetItem`; nothing else is on the way.
+//!
+//! Two front doors to one [`answer_at`]: the deployed function decodes its REST proxy event in one
+//! pass into what it reads ([`event::VerifyEvent`], [`invoke`]: `lambda_http`'s request conversion
+//! was most of its own work), and [`handle`] takes a `lambda_http` request (the local gateway,
+//! tests).
 
+mod event;
+
+use http::HeaderMap;
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, Response};
 use overten::Error;
-use overten::http::{error_response, json_response, log_request, request_id, segments};
+use overten::http::{log_request, request_id, segments};
 use overten::restrictions::{Permission, Restrictions, RouteMatch, is_format_slug};
 use overten::service;
 use overten::store::{KeyLookup, KeyRecord};
 use serde::Serialize;
+
+pub use event::{VerifyEvent, invoke};
 
 #[derive(Serialize)]
 struct Verified<'a> {
@@ -22,10 +32,41 @@ struct Verified<'a> {
     restrictions: &'a Restrictions,
 }
 
+/// What `/verify` reads of a request, whichever door it came in by.
+pub struct Call<'a> {
+    pub method: &'a str,
+    /// Without the stage (`/verify`).
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+    pub query: Vec<(&'a str, &'a str)>,
+    /// `requestContext.identity.sourceIp`.
+    pub source_ip: Option<&'a str>,
+    pub request_id: &'a str,
+}
+
+/// The answer: its status and JSON body (`content-type: application/json`, `cache-control:
+/// no-store`, and `WWW-Authenticate: Bearer` on a 401; see [`headers`]).
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// The response headers of an answer with `status`.
+pub fn headers(status: u16) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(3);
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    // Responses may carry a secret exactly once: no cache may keep them.
+    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    if status == 401 {
+        headers.insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+    }
+    headers
+}
+
 /// `?permission=…&format=…`: the action the caller asks about, validated before the read.
-fn asked(req: &Request) -> Result<(Option<Permission>, Option<String>), Error> {
+fn asked(query: &[(&str, &str)]) -> Result<(Option<Permission>, Option<String>), Error> {
     let (mut permission, mut format) = (None, None);
-    for (name, value) in req.query_string_parameters_ref().into_iter().flat_map(|q| q.iter()) {
+    for &(name, value) in query {
         match name {
             "permission" => {
                 permission = Some(Permission::parse(value).ok_or_else(|| {
@@ -48,62 +89,82 @@ fn asked(req: &Request) -> Result<(Option<Permission>, Option<String>), Error> {
     Ok((permission, format))
 }
 
-/// The caller's address as API Gateway saw it (`requestContext.identity.sourceIp`).
-fn source_ip(req: &Request) -> Option<&str> {
-    match req.request_context_ref()? {
-        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.as_deref(),
-        // The REST API is the only one in front of /verify (lambda_http is built for it alone).
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
-}
-
 /// The key, live, and its restrictions letting the caller (from where it calls) take the action
 /// asked about.
-async fn verify<S: KeyLookup>(store: &S, req: &Request, now: i64) -> Result<KeyRecord, Error> {
-    let (permission, format) = asked(req)?;
-    let key = service::authenticate_at(store, req.headers(), now).await?;
+async fn verify<S: KeyLookup>(store: &S, call: &Call<'_>, now: i64) -> Result<KeyRecord, Error> {
+    let (permission, format) = asked(&call.query)?;
+    let key = service::authenticate_at(store, call.headers, now).await?;
     if key.restrictions.is_restricted() {
         let action = RouteMatch::Action { permission, format: format.as_deref() };
-        key.restrictions.check(action, source_ip(req)).map_err(Error::PermissionDenied)?;
+        key.restrictions.check(action, call.source_ip).map_err(Error::PermissionDenied)?;
     }
     Ok(key)
 }
 
-pub async fn handle<S: KeyLookup>(store: &S, req: Request) -> Response<Body> {
-    handle_at(store, req, overten::clock::now_secs()).await
+/// The answer to `call` at `now` (seconds since the epoch), against which expiry is judged.
+pub async fn answer_at<S: KeyLookup>(store: &S, call: &Call<'_>, now: i64) -> Answer {
+    overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(store, call, now)).await
 }
 
-/// [`handle`] at `now` (seconds since the epoch), against which expiry is judged.
-pub async fn handle_at<S: KeyLookup>(store: &S, req: Request, now: i64) -> Response<Body> {
-    overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(store, req, now)).await
-}
-
-async fn dispatch<S: KeyLookup>(store: &S, req: Request, now: i64) -> Response<Body> {
-    let request_id = request_id(&req);
-    let result = match (req.method().as_str(), segments(&req).as_slice()) {
-        ("GET", ["verify"]) => verify(store, &req, now).await,
+async fn dispatch<S: KeyLookup>(store: &S, call: &Call<'_>, now: i64) -> Answer {
+    let segments: Vec<&str> = call.path.split('/').filter(|s| !s.is_empty()).collect();
+    let result = match (call.method, segments.as_slice()) {
+        ("GET", ["verify"]) => verify(store, call, now).await,
         (_, ["verify"]) => Err(Error::MethodNotAllowed),
         _ => Err(Error::RouteNotFound),
     };
     match result {
         Ok(key) => {
-            log_request(&request_id, "GET /verify", 200, Some(&key.org_id), Some(&key.key_id));
-            json_response(
-                200,
-                &Verified {
-                    org_id: &key.org_id,
-                    key_id: &key.key_id,
-                    key_name: &key.name,
-                    expires_at: key.expires_at.map(overten::clock::rfc3339),
-                    restrictions: &key.restrictions,
-                },
-            )
+            log_request(call.request_id, "GET /verify", 200, Some(&key.org_id), Some(&key.key_id));
+            let verified = Verified {
+                org_id: &key.org_id,
+                key_id: &key.key_id,
+                key_name: &key.name,
+                expires_at: key.expires_at.map(overten::clock::rfc3339),
+                restrictions: &key.restrictions,
+            };
+            match serde_json::to_string(&verified) {
+                Ok(body) => Answer { status: 200, body },
+                Err(e) => error_answer(&Error::Internal(format!("serializing a response: {e}")), call.request_id),
+            }
         }
-        Err(err) => {
-            let response = error_response(&err, &request_id);
-            log_request(&request_id, "GET /verify", response.status().as_u16(), None, None);
-            response
-        }
+        Err(err) => error_answer(&err, call.request_id),
     }
+}
+
+fn error_answer(err: &Error, request_id: &str) -> Answer {
+    err.log(request_id);
+    log_request(request_id, "GET /verify", err.status(), None, None);
+    Answer { status: err.status(), body: err.body(request_id).to_string() }
+}
+
+/// `/verify` for a `lambda_http` request (the local gateway, tests).
+pub async fn handle<S: KeyLookup>(store: &S, req: Request) -> Response<Body> {
+    handle_at(store, req, overten::clock::now_secs()).await
+}
+
+/// [`handle`] at `now`.
+pub async fn handle_at<S: KeyLookup>(store: &S, req: Request, now: i64) -> Response<Body> {
+    let request_id = request_id(&req);
+    let query = req.query_string_parameters_ref().cloned().unwrap_or_default();
+    let source_ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.as_deref(),
+        // The REST API is the only one in front of /verify (lambda_http is built for it alone).
+        #[allow(unreachable_patterns)]
+        _ => None,
+    };
+    let call = Call {
+        method: req.method().as_str(),
+        path: &segments(&req).join("/"),
+        headers: req.headers(),
+        query: query.iter().collect(),
+        source_ip,
+        request_id: &request_id,
+    };
+    let answer = answer_at(store, &call, now).await;
+    let mut response = Response::new(Body::Text(answer.body));
+    *response.status_mut() =
+        http::StatusCode::from_u16(answer.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.headers_mut() = headers(answer.status);
+    response
 }

@@ -1,0 +1,83 @@
+//! The deployed function's door: the REST proxy event decoded in one pass into what `/verify`
+//! reads (`httpMethod`, `path`, `headers`, `queryStringParameters`, `requestContext.requestId`
+//! and `identity.sourceIp`), the rest skipped unbuilt, and the proxy response written directly.
+//! Field names are AWS's ([Lambda proxy integration input](https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html#api-gateway-simple-proxy-for-lambda-input-format));
+//! `tests/functions.rs` runs the example events and AWS's own sample through it.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use aws_lambda_events::encodings::Body;
+use overten::store::KeyLookup;
+use serde::Deserialize;
+
+use crate::{Call, answer_at, headers};
+
+/// What `/verify` reads of a REST proxy event.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VerifyEvent {
+    pub http_method: Option<String>,
+    pub path: Option<String>,
+    #[serde(deserialize_with = "overten::headers::deserialize")]
+    pub headers: http::HeaderMap,
+    #[serde(deserialize_with = "nullable")]
+    pub query_string_parameters: HashMap<String, String>,
+    #[serde(deserialize_with = "nullable")]
+    request_context: Context,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Context {
+    request_id: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    identity: Identity,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Identity {
+    source_ip: Option<String>,
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One invocation as the Lambda runtime hands it over (the payload's JSON text): the proxy
+/// response. An event that does not decode is a 400 in the contract's body, never a panic.
+pub async fn invoke<S: KeyLookup>(
+    store: &S,
+    payload: &serde_json::value::RawValue,
+    lambda_request_id: &str,
+) -> ApiGatewayProxyResponse {
+    let answer = match serde_json::from_str::<VerifyEvent>(payload.get()) {
+        Ok(event) => {
+            let request_id = event.request_context.request_id.as_deref().unwrap_or(lambda_request_id);
+            let call = Call {
+                method: event.http_method.as_deref().unwrap_or_default(),
+                path: event.path.as_deref().unwrap_or_default(),
+                headers: &event.headers,
+                query: event.query_string_parameters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+                source_ip: event.request_context.identity.source_ip.as_deref(),
+                request_id,
+            };
+            answer_at(store, &call, overten::clock::now_secs()).await
+        }
+        Err(e) => {
+            let err = overten::Error::InvalidRequest(format!(
+                "not an API Gateway proxy event ({:?} at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ));
+            crate::Answer { status: 400, body: err.body(lambda_request_id).to_string() }
+        }
+    };
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = i64::from(answer.status);
+    response.headers = headers(answer.status);
+    response.body = Some(Body::Text(answer.body));
+    response
+}
