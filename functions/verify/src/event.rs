@@ -6,10 +6,8 @@
 
 use std::collections::HashMap;
 
-use aws_lambda_events::apigw::ApiGatewayProxyResponse;
-use aws_lambda_events::encodings::Body;
 use overten::store::KeyLookup;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Call, answer_at, headers};
 
@@ -45,13 +43,34 @@ fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: 
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// The proxy response API Gateway reads: `statusCode`, `headers`, `body` (the optional
+/// `multiValueHeaders` and `isBase64Encoded` are left out: one value per header, a text body).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyResponse {
+    pub status_code: u16,
+    #[serde(serialize_with = "http_serde_headers")]
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+fn http_serde_headers<S: serde::Serializer>(headers: &http::HeaderMap, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(headers.len()))?;
+    for (name, value) in headers {
+        // Only the static values of `crate::headers`: all visible ASCII.
+        map.serialize_entry(name.as_str(), value.to_str().unwrap_or_default())?;
+    }
+    map.end()
+}
+
 /// One invocation as the Lambda runtime hands it over (the payload's JSON text): the proxy
 /// response. An event that does not decode is a 400 in the contract's body, never a panic.
 pub async fn invoke<S: KeyLookup>(
     store: &S,
     payload: &serde_json::value::RawValue,
     lambda_request_id: &str,
-) -> ApiGatewayProxyResponse {
+) -> ProxyResponse {
     let answer = match serde_json::from_str::<VerifyEvent>(payload.get()) {
         Ok(event) => {
             let request_id = event.request_context.request_id.as_deref().unwrap_or(lambda_request_id);
@@ -75,9 +94,5 @@ pub async fn invoke<S: KeyLookup>(
             crate::Answer { status: 400, body: err.body(lambda_request_id).to_string() }
         }
     };
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = i64::from(answer.status);
-    response.headers = headers(answer.status);
-    response.body = Some(Body::Text(answer.body));
-    response
+    ProxyResponse { status_code: answer.status, headers: headers(answer.status), body: answer.body }
 }

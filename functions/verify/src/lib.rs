@@ -19,7 +19,7 @@ use overten::service;
 use overten::store::{KeyLookup, KeyRecord};
 use serde::Serialize;
 
-pub use event::{VerifyEvent, invoke};
+pub use event::{ProxyResponse, VerifyEvent, invoke};
 
 #[derive(Serialize)]
 struct Verified<'a> {
