@@ -186,5 +186,9 @@ mod tests {
         assert_eq!(ctx.permissions_csv().as_deref(), Some("files:write,runs:read"));
         assert_eq!(ctx.formats_csv().as_deref(), Some("pdf,docx"));
         assert!(ctx.is_restricted() && !Restrictions::default().is_restricted());
+        // Any one list makes a key restricted (the authorizer judges only restricted keys).
+        for one in [key(&["runs:read"], &[], &[]), key(&[], &["pdf"], &[]), key(&[], &[], &["192.0.2.1"])] {
+            assert!(one.is_restricted(), "{one:?}");
+        }
     }
 }

@@ -11,8 +11,11 @@ use std::net::IpAddr;
 pub use ipnet::IpNet;
 use ipnet::Ipv4Net;
 
-/// Longest accepted entry: `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128` is 49 characters.
-const MAX_ENTRY_LEN: usize = 64;
+/// The longest entry that can parse: `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128`, 49
+/// characters; anything longer is refused before parsing.
+const MAX_ENTRY_LEN: usize = 49;
+/// The longest source address: the same without its prefix, 45 characters.
+const MAX_SOURCE_LEN: usize = 45;
 
 /// An entry of `allowed_ips`, in canonical form; `None` if it is no address or network.
 pub fn parse_network(text: &str) -> Option<IpNet> {
@@ -40,7 +43,7 @@ fn canonical(net: IpNet) -> IpNet {
 /// A request's source address (API Gateway's `sourceIp`) in canonical form: an IPv4-mapped IPv6
 /// address as the IPv4 address it is.
 pub fn parse_source(text: &str) -> Option<IpAddr> {
-    if text.len() > MAX_ENTRY_LEN {
+    if text.len() > MAX_SOURCE_LEN {
         return None;
     }
     text.parse::<IpAddr>().ok().map(|addr| addr.to_canonical())
@@ -76,6 +79,15 @@ mod tests {
             assert_eq!(parse_network(bad), None, "{bad:?}");
         }
         assert_eq!(parse_network(&"1".repeat(65)), None);
+        // The longest that parses is accepted; the length bound refuses only what cannot.
+        let longest = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128";
+        assert_eq!((longest.len(), shown(longest).is_some()), (MAX_ENTRY_LEN, true));
+        assert!(parse_source(&longest[..MAX_SOURCE_LEN]).is_some());
+        assert!(
+            parse_network(&format!("{longest} ")).is_none() && parse_source(&format!("{} ", &longest[..45])).is_none()
+        );
+        // An IPv4-mapped address under a prefix shorter than /96 is an IPv6 network, not IPv4.
+        assert_eq!(shown("::ffff:1.2.3.4/80").as_deref(), Some("::/80"));
     }
 
     #[test]

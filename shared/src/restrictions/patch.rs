@@ -146,6 +146,14 @@ mod tests {
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert!(error((None, None, strings(&many))).contains("1 to 20"));
         assert!(RestrictionsPatch::parse((None, strings(&many[..21]), None)).is_ok(), "21 formats are fine");
+        // Exactly the maximum is accepted.
+        let fifty: Vec<String> = (0..50).map(|i| format!("f{i}")).collect();
+        let fifty: Vec<&str> = fifty.iter().map(String::as_str).collect();
+        assert!(RestrictionsPatch::parse((None, strings(&fifty), None)).is_ok());
+        assert!(error((None, strings(&[&fifty[..], &["f50"]].concat()), None)).contains("1 to 50"));
+        let twenty: Vec<String> = (0..20).map(|i| format!("10.0.{i}.0/24")).collect();
+        let twenty: Vec<&str> = twenty.iter().map(String::as_str).collect();
+        assert!(RestrictionsPatch::parse((None, None, strings(&twenty))).is_ok());
         assert!(error((strings(&["runs:admin"]), None, None)).contains("\"runs:admin\""));
         assert!(error((None, strings(&["PDF"]), None)).contains("\"PDF\""));
         assert!(error((None, strings(&["-pdf"]), None)).contains("^[a-z0-9]"));
@@ -173,6 +181,13 @@ mod tests {
                 .apply(&Restrictions::default());
         let patch = RestrictionsPatch::parse((Some(None), strings(&["docx"]), None)).unwrap();
         assert!(!patch.is_empty() && RestrictionsPatch::default().is_empty());
+        for one in [
+            RestrictionsPatch { permissions: Some(None), ..Default::default() },
+            RestrictionsPatch { formats: Some(None), ..Default::default() },
+            RestrictionsPatch { allowed_ips: Some(None), ..Default::default() },
+        ] {
+            assert!(!one.is_empty(), "{one:?}");
+        }
         let next = patch.apply(&current);
         assert_eq!(next.permissions, None, "null lifts");
         assert_eq!(next.formats, Some(vec!["docx".to_owned()]), "a list replaces");

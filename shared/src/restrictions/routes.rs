@@ -52,11 +52,12 @@ pub fn check_route(route: &str) -> Result<Vec<&str>, String> {
     if !METHODS.contains(&method) {
         return Err(format!("unknown method {method}"));
     }
-    if !path.starts_with('/') || path.len() > 1 && path.ends_with('/') || path.contains("//") {
-        return Err(format!("path {path} must start with one / and not end with one"));
-    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(format!("path {path} must start with /"));
+    };
     let mut params = vec![];
-    for segment in path.split('/').skip(1).filter(|s| path != "/" || !s.is_empty()) {
+    // `/` alone has no segment; otherwise an empty one (`//`, a trailing `/`) is refused below.
+    for segment in rest.split('/').filter(|_| !rest.is_empty()) {
         let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
         match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             Some(name) if !name.is_empty() && name.trim_end_matches('+').chars().all(name_char) => params.push(name),
@@ -95,6 +96,8 @@ mod tests {
         assert!(check_rule(&rule("GET /v1/x", Some("runs:read"), None)).is_ok());
         assert!(check_rule(&rule("GET /v1/{id}", Some("runs:read"), Some("id"))).is_ok());
         assert!(check_rule(&rule("GET /v1/{proxy+}", None, None)).is_ok());
+        assert_eq!(check_route("GET /"), Ok(vec![]), "the root is a route");
+        assert_eq!(check_route("POST /v1/{a}/x/{b}"), Ok(vec!["a", "b"]));
         for (route, permission, format_from) in [
             ("GET/v1/x", None, None),
             ("FETCH /v1/x", None, None),

@@ -196,6 +196,10 @@ mod tests {
         assert_eq!((record.org_id.as_str(), record.expires_at), ("org_1", Some(1_900_000_000)));
         assert_eq!((record.created_at, record.revoked_at), (1_767_225_600, Some(1_798_761_600)), "RFC 3339 read back");
         assert_eq!(record.revoked_reason, Some(crate::audit::RevokedReason::Leaked));
+        // The lists come back with the record the hot path reads.
+        let mut listed = item.clone();
+        listed.insert("formats".into(), AttributeValue::L(vec![s("pdf")]));
+        assert_eq!(key_record(listed).unwrap().restrictions.formats, Some(vec!["pdf".to_owned()]));
         item.insert("created_at".into(), s("yesterday"));
         assert!(key_record(item.clone()).is_err(), "a time that is not RFC 3339 is an internal error");
         item.insert("created_at".into(), s("2026-01-01T00:00:00Z"));
