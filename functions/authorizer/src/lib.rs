@@ -350,7 +350,9 @@ mod tests {
 
     #[test]
     fn an_undecodable_event_names_where_never_what() {
-        let key = "sk_live_0123456789abcdefghijklmnopqr";
+        // Generated at test time: no key-shaped string is committed.
+        let generated = overten::ApiKey::generate();
+        let key = generated.expose_secret();
         let bodies = [
             format!(r#"{{"type":"REQUEST","headers":{{"x-api-key":"{key}\u0000"}}}}"#),
             format!(r#"{{"type":"REQUEST","headers":{{"x-api-key":["{key}"]}}}}"#),
