@@ -231,7 +231,8 @@ async fn an_unreachable_dynamodb_is_unavailable_not_internal() {
 async fn every_cancellation_maps_to_its_cause_with_an_extra_item_in_the_middle() {
     use aws_sdk_dynamodb::types::AttributeValue;
     use overten::audit::{Actor, Audit, Change, RevokedReason};
-    let store = fresh_store().await.with_padded_transactions();
+    let (store, calls) = overten_tests::call_count::counted_store().await;
+    let store = store.with_padded_transactions();
     let owner = format!("uid-{}", overten::api_key::random_base62(8));
     let stranger = user("uid-stranger");
     let now = now_secs();
@@ -270,8 +271,11 @@ async fn every_cancellation_maps_to_its_cause_with_an_extra_item_in_the_middle()
         store.create_key(&org.org_id, &key, &user(&owner)).await.unwrap();
         ids.push(key.key_id);
     }
+    let before = calls.of("TransactWriteItems");
     let full = store.create_key(&org.org_id, &new_key("k").1, &user(&owner)).await;
     assert!(matches!(full, Err(Error::KeyLimitReached(100))), "{full:?}");
+    // No expired key to move out of the count: one attempt, no second.
+    assert_eq!(calls.of("TransactWriteItems") - before, 1);
 
     // Revoking, rolling, renaming: not a member.
     let revoke = Change::KeyRevoked { reason: RevokedReason::Revoked };
@@ -308,8 +312,47 @@ async fn every_cancellation_maps_to_its_cause_with_an_extra_item_in_the_middle()
         assert!(matches!(twice, Err(Error::KeyAlreadyRolled)), "{twice:?}");
         current = next.key_id;
     }
+    let before = calls.of("TransactWriteItems");
     let graced = store.roll_key(&org.org_id, &current, &new_key("r").1, &Inherit::ALL, 3600, &user(&owner)).await;
     assert!(matches!(graced, Err(Error::GraceLimitReached(100))), "{graced:?}");
+    // No ended grace to move out of the count: one attempt, no second.
+    assert_eq!(calls.of("TransactWriteItems") - before, 1);
     // And a roll with grace 0 is not limited by it.
     store.roll_key(&org.org_id, &current, &new_key("r").1, &Inherit::ALL, 0, &user(&owner)).await.unwrap();
+
+    // An org whose META is gone while the membership stays (a half-deleted org): not found, not
+    // "API not enabled".
+    store
+        .client()
+        .delete_item()
+        .table_name(&store.tables().orgs)
+        .key("org_id", AttributeValue::S(orgs[3].org_id.clone()))
+        .key("sk", AttributeValue::S("META".into()))
+        .send()
+        .await
+        .unwrap();
+    let gone = store.create_key(&orgs[3].org_id, &new_key("k").1, &user(&owner)).await;
+    assert!(matches!(gone, Err(Error::OrgNotFound)), "{gone:?}");
+}
+
+/// The operator CLI's lookup by display prefix: every key whose prefix starts with it, from every
+/// org, and nothing else.
+#[tokio::test]
+async fn keys_are_found_by_display_prefix() {
+    let store = fresh_store().await;
+    let org = new_org("uid-owner", true);
+    let (first_key, first) = new_key("first");
+    store.create_org_with_key(&org, &first, &user("uid-owner")).await.unwrap();
+    let (_, second) = new_key("second");
+    store.create_key(&org.org_id, &second, &user("uid-owner")).await.unwrap();
+
+    let found = store.scan_keys_by_prefix(first_key.display_prefix()).await.unwrap();
+    assert_eq!(found.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>(), [first.key_id.as_str()]);
+    assert_eq!(found[0].org_id, org.org_id);
+    let mut all: Vec<_> = store.scan_keys_by_prefix("sk_live_").await.unwrap().into_iter().map(|k| k.key_id).collect();
+    all.sort();
+    let mut expected = vec![first.key_id.clone(), second.key_id.clone()];
+    expected.sort();
+    assert_eq!(all, expected);
+    assert!(store.scan_keys_by_prefix("sk_live_~").await.unwrap().is_empty());
 }

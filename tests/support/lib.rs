@@ -4,6 +4,7 @@
 //! `make test` starts the services and sets `AWS_ENDPOINT_URL_DYNAMODB` and
 //! `FIREBASE_AUTH_EMULATOR_HOST`; each test makes its own tables, so tests run in parallel.
 
+pub mod call_count;
 pub mod counting;
 pub mod events;
 pub mod iam_calls;
