@@ -3,7 +3,11 @@
 //! What may be logged: request ids, routes, statuses, org and key ids, error codes. Never a key,
 //! a token, a webhook secret or a header value: the types that hold secrets redact their `Debug`.
 
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::usage::line::USAGE_TARGET;
 
 /// Installs the JSON subscriber on stdout once per cold start. `LOG_LEVEL`
 /// (error|warn|info|debug) overrides the default `info`.
@@ -22,13 +26,16 @@ where
         Some("debug") => tracing::Level::DEBUG,
         _ => tracing::Level::INFO,
     };
+    // Key usage lines (`crate::usage::line::emit`) are data, not diagnostics: kept at any level.
+    let targets = Targets::new().with_default(level).with_target(USAGE_TARGET, tracing::Level::INFO);
     tracing_subscriber::fmt()
         .json()
         .with_writer(writer)
-        .with_max_level(level)
+        .with_max_level(level.max(tracing::Level::INFO))
         .with_target(false)
         .with_current_span(false)
         .with_span_list(false)
         .without_time()
         .finish()
+        .with(targets)
 }

@@ -258,14 +258,42 @@ pub async fn authenticate<S: KeyLookup>(store: &S, headers: &HeaderMap) -> Resul
 /// [`authenticate`] at `now` (seconds since the epoch): expiry is judged against it, on the record
 /// the one read returned.
 pub async fn authenticate_at<S: KeyLookup>(store: &S, headers: &HeaderMap, now: i64) -> Result<KeyRecord, Error> {
+    authenticate_key_at(store, headers, now).await.map_err(|refused| refused.error)
+}
+
+/// A refused key: why, and the key's record when it is one of ours that ended (revoked or
+/// expired), so its usage counts the attempt (README, "Key usage").
+#[derive(Debug)]
+pub struct Refused {
+    pub error: Error,
+    pub key: Option<Box<KeyRecord>>,
+}
+
+impl Refused {
+    /// The refusal's code in the key's usage: finer than the response's `invalid_api_key`, for
+    /// the key's own org.
+    pub fn usage_code(&self) -> Option<&'static str> {
+        let key = self.key.as_ref()?;
+        Some(if key.revoked_at.is_some() { "revoked_api_key" } else { "expired_api_key" })
+    }
+}
+
+impl From<Error> for Refused {
+    fn from(error: Error) -> Self {
+        Refused { error, key: None }
+    }
+}
+
+/// [`authenticate_at`], keeping the record of a key that ended.
+pub async fn authenticate_key_at<S: KeyLookup>(store: &S, headers: &HeaderMap, now: i64) -> Result<KeyRecord, Refused> {
     let key = api_key_from_headers(headers)?;
     let hash = key.hash();
     let record = store.find_key(&hash).await?.ok_or(Error::UnknownApiKey)?;
     if record.revoked_at.is_some() {
-        return Err(Error::UnknownApiKey);
+        return Err(Refused { error: Error::UnknownApiKey, key: Some(Box::new(record)) });
     }
     if !record.is_live_at(now) {
-        return Err(Error::ExpiredApiKey);
+        return Err(Refused { error: Error::ExpiredApiKey, key: Some(Box::new(record)) });
     }
     if needs_touch(record.last_used_at, now) {
         // Bookkeeping never stalls or refuses a valid key: past TOUCH_BUDGET the write is

@@ -8,6 +8,10 @@
 //!   `User-Agent` made safe for the JSON access log ([`overten::access_log`]), when it has one.
 //! - HTTP API payload 2.0: the simple response, `isAuthorized` + the same context.
 //! - DynamoDB failing: an `Err`, which API Gateway answers with a 5xx. Never an `Allow`.
+//! - Key usage (README, "Key usage"): the context names the key on a permission denial (and, on
+//!   the HTTP API, on every refusal of a key of ours) for the access log, and `key_format`, the
+//!   format the route names; a REST 401 for a revoked or expired key carries no context, so the
+//!   authorizer writes that attempt's `key usage` line itself ([`overten::usage::line::emit`]).
 //!
 //! Typed end to end: the invocation's bytes are decoded straight into [`AuthorizerEvent`] (a
 //! peek at `version`, then the REST or HTTP API request type; no `serde_json::Value` of the
@@ -24,7 +28,7 @@ use aws_lambda_events::iam::IamPolicyStatement;
 use http::HeaderMap;
 use overten::Error;
 use overten::restrictions::{Denied, RouteMatch, routes, routes::RouteRule};
-use overten::service;
+use overten::service::{self, Refused};
 use overten::store::{KeyLookup, KeyRecord};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +57,10 @@ pub struct AuthContext {
     /// `ACCESS_DENIED` gateway response inserts as it is (context values are strings).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required: Option<String>,
+    /// The format the route's path names (`POST /v1/generations/{format}`), when it is a valid
+    /// slug: the access log's `keyFormat`, for the key's usage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_format: Option<String>,
     /// The request's `User-Agent`, [`overten::access_log::escape`]d (printable ASCII but `"`, `\`
     /// and `%` as it is, every other byte `%XX`, at most 256 characters): the access log's
     /// `userAgent`, on Allow and on Deny, which API Gateway inserts raw. None without the header.
@@ -182,11 +190,19 @@ pub async fn rest_api<S: KeyLookup>(
     now: i64,
 ) -> Result<ApiGatewayCustomAuthorizerResponse<AuthContext>, AuthorizerError> {
     let method_arn = event.method_arn.as_deref().unwrap_or_default();
+    let route = rest_route(event);
     let key = match decide(store, &event.headers, now).await? {
         Ok(key) => key,
-        Err(err) => return Err(AuthorizerError::Unauthorized(err)),
+        Err(refused) => {
+            if let (Some(key), Some(code)) = (&refused.key, refused.usage_code()) {
+                let format = route_format(route.rule, &event.path_parameters);
+                let route = format!("{} {}", route.method, route.resource);
+                emit_refusal(key, code, route, format, event.source_ip.as_deref(), &event.headers);
+            }
+            return Err(AuthorizerError::Unauthorized(refused.error));
+        }
     };
-    let verdict = if key.restrictions.is_restricted() { judge_rest(&key, event) } else { Ok(()) };
+    let verdict = if key.restrictions.is_restricted() { judge_rest(&key, event, &route) } else { Ok(()) };
     let mut response = ApiGatewayCustomAuthorizerResponse::<AuthContext>::default();
     let (effect, resource) = match &verdict {
         Ok(()) => {
@@ -209,18 +225,60 @@ pub async fn rest_api<S: KeyLookup>(
     policy.statement = vec![statement];
     response.policy_document = policy;
     response.context = context(&Ok(key), verdict.err().as_ref(), &event.headers);
+    response.context.key_format = route_format(route.rule, &event.path_parameters);
     Ok(response)
+}
+
+/// A REST request's route: `httpMethod`, `resource` and the table's line for them.
+struct RestRoute<'a> {
+    method: &'a str,
+    resource: &'a str,
+    rule: Option<&'static RouteRule>,
+}
+
+fn rest_route(event: &RestRequest) -> RestRoute<'_> {
+    let method = event.http_method.as_deref().unwrap_or_default();
+    let resource = event.resource.as_deref().unwrap_or_default();
+    RestRoute { method, resource, rule: routes::find(method, resource) }
+}
+
+/// The format a route of the table names in its path, when it is a valid slug (safe in the access
+/// log as it is).
+fn route_format(rule: Option<&RouteRule>, params: &std::collections::HashMap<String, String>) -> Option<String> {
+    let value = params.get(rule?.format_from?)?;
+    overten::restrictions::is_format_slug(value).then(|| value.clone())
+}
+
+/// The `key usage` line of a REST 401 for a key of ours that ended: the access-log line of that
+/// request cannot name the key.
+fn emit_refusal(
+    key: &KeyRecord,
+    code: &str,
+    route: String,
+    format: Option<String>,
+    source_ip: Option<&str>,
+    headers: &HeaderMap,
+) {
+    overten::usage::line::emit(&overten::usage::UsageLine {
+        at_ms: overten::clock::now_millis() as i64,
+        org_id: key.org_id.clone(),
+        key_id: key.key_id.clone(),
+        status: 401,
+        route: Some(route),
+        format,
+        ip: source_ip.and_then(overten::usage::line::canonical_ip),
+        user_agent: overten::access_log::user_agent(headers),
+        refused: Some(code.to_owned()),
+    });
 }
 
 /// A restricted key against a REST request: its route (`httpMethod` + `resource`), the format
 /// its path names, its `sourceIp`.
-fn judge_rest(key: &KeyRecord, event: &RestRequest) -> Result<(), Denied> {
-    let method = event.http_method.as_deref().unwrap_or_default();
-    let resource = event.resource.as_deref().unwrap_or_default();
+fn judge_rest(key: &KeyRecord, event: &RestRequest, route: &RestRoute<'_>) -> Result<(), Denied> {
     let source = event.source_ip.as_deref();
-    match routes::find(method, resource) {
+    match route.rule {
         Some(rule) => key.restrictions.check(known(rule, &event.path_parameters), source),
-        None => key.restrictions.check(RouteMatch::Unknown(&format!("{method} {resource}")), source),
+        None => key.restrictions.check(RouteMatch::Unknown(&format!("{} {}", route.method, route.resource)), source),
     }
 }
 
@@ -256,33 +314,36 @@ pub async fn http_api<S: KeyLookup>(
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<AuthContext>::default();
     response.is_authorized = decision.is_ok() && denied.is_none();
     response.context = context(&decision, denied.as_ref(), &event.headers);
+    let rule = event.route_key.as_deref().and_then(routes::find_route_key);
+    response.context.key_format = route_format(rule, &event.path_parameters);
     Ok(response)
 }
 
-/// `Ok(Ok(key))` allow, `Ok(Err(e))` deny with a client error, `Err` fail closed.
+/// `Ok(Ok(key))` allow, `Ok(Err(refused))` deny with a client error (and the key when it is one of
+/// ours that ended), `Err` fail closed.
 async fn decide<S: KeyLookup>(
     store: &S,
     headers: &HeaderMap,
     now: i64,
-) -> Result<Result<KeyRecord, Error>, AuthorizerError> {
-    match service::authenticate_at(store, headers, now).await {
+) -> Result<Result<KeyRecord, Refused>, AuthorizerError> {
+    match service::authenticate_key_at(store, headers, now).await {
         Ok(key) => {
             // Every allowed request is in API Gateway's access log already (orgId, keyId): a line
             // of our own at info would format and write the same ids again on the hot path.
             tracing::debug!(org_id = %key.org_id, key_id = %key.key_id, "allow");
             Ok(Ok(key))
         }
-        Err(err) if err.is_server_error() => Err(AuthorizerError::Store(err)),
-        Err(err) => {
-            tracing::info!(code = err.code(), "deny");
-            Ok(Err(err))
+        Err(refused) if refused.error.is_server_error() => Err(AuthorizerError::Store(refused.error)),
+        Err(refused) => {
+            tracing::info!(code = refused.error.code(), "deny");
+            Ok(Err(refused))
         }
     }
 }
 
 /// The context: the key's ids (on a permission denial too, for the access log), its lists for
 /// downstream services, and the error's code, message and `required` when refused.
-fn context(decision: &Result<KeyRecord, Error>, denied: Option<&Denied>, headers: &HeaderMap) -> AuthContext {
+fn context(decision: &Result<KeyRecord, Refused>, denied: Option<&Denied>, headers: &HeaderMap) -> AuthContext {
     let user_agent = overten::access_log::user_agent(headers);
     match (decision, denied) {
         (Ok(key), None) => AuthContext {
@@ -306,9 +367,14 @@ fn context(decision: &Result<KeyRecord, Error>, denied: Option<&Denied>, headers
                 ..Default::default()
             }
         }
-        (Err(err), _) => AuthContext {
-            error_code: Some(err.code().into()),
-            error_message: Some(err.public_message()),
+        // The key, when it is one of ours that ended, for the access log (HTTP API; a REST 401
+        // has no context). The code stays the response's: the body must not tell revoked from
+        // unknown.
+        (Err(refused), _) => AuthContext {
+            org_id: refused.key.as_ref().map(|k| k.org_id.clone()),
+            key_id: refused.key.as_ref().map(|k| k.key_id.clone()),
+            error_code: Some(refused.error.code().into()),
+            error_message: Some(refused.error.public_message()),
             user_agent,
             ..Default::default()
         },

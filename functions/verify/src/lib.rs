@@ -91,14 +91,42 @@ fn asked(query: &[(&str, &str)]) -> Result<(Option<Permission>, Option<String>),
 
 /// The key, live, and its restrictions letting the caller (from where it calls) take the action
 /// asked about.
+/// Each call with a key of ours is counted for that key (README, "Key usage"): no authorizer
+/// fronts `/verify`, so its access-log line has no key and this `key usage` line says it.
 async fn verify<S: KeyLookup>(store: &S, call: &Call<'_>, now: i64) -> Result<KeyRecord, Error> {
     let (permission, format) = asked(&call.query)?;
-    let key = service::authenticate_at(store, call.headers, now).await?;
+    let key = match service::authenticate_key_at(store, call.headers, now).await {
+        Ok(key) => key,
+        Err(refused) => {
+            if let (Some(key), Some(code)) = (&refused.key, refused.usage_code()) {
+                usage(call, key, refused.error.status(), Some(code));
+            }
+            return Err(refused.error);
+        }
+    };
     if key.restrictions.is_restricted() {
         let action = RouteMatch::Action { permission, format: format.as_deref() };
-        key.restrictions.check(action, call.source_ip).map_err(Error::PermissionDenied)?;
+        if let Err(denied) = key.restrictions.check(action, call.source_ip) {
+            usage(call, &key, 403, Some("permission_denied"));
+            return Err(Error::PermissionDenied(denied));
+        }
     }
+    usage(call, &key, 200, None);
     Ok(key)
+}
+
+fn usage(call: &Call<'_>, key: &KeyRecord, status: u16, refused: Option<&str>) {
+    overten::usage::line::emit(&overten::usage::UsageLine {
+        at_ms: overten::clock::now_millis() as i64,
+        org_id: key.org_id.clone(),
+        key_id: key.key_id.clone(),
+        status,
+        route: Some("GET /verify".into()),
+        format: None,
+        ip: call.source_ip.and_then(overten::usage::line::canonical_ip),
+        user_agent: overten::access_log::user_agent(call.headers),
+        refused: refused.map(str::to_owned),
+    });
 }
 
 /// The answer to `call` at `now` (seconds since the epoch), against which expiry is judged.

@@ -12,11 +12,12 @@ pub mod tables;
 
 #[cfg(feature = "testing")]
 pub use dynamodb::decode_key_item;
-pub use dynamodb::{DynamoStore, MAX_ORGS_PER_USER, TOUCH_INTERVAL_SECS};
+pub use dynamodb::{DynamoStore, DynamoUsage, MAX_ORGS_PER_USER, TOUCH_INTERVAL_SECS, USAGE_ORG_INDEX};
 #[cfg(feature = "testing")]
 pub use fixed::{FixedStore, sample_record};
 pub use ports::{
-    CreateKey, KeyLifecycle, KeyLookup, ListEvents, ListKeys, Membership, Orgs, RevokeKey, RollKey, UpdateKey,
+    CreateKey, KeyLifecycle, KeyLookup, ListEvents, ListKeys, Membership, OrgKeys, Orgs, ReadUsage, RecordUsage,
+    RevokeKey, RollKey, UpdateKey, UsageWrite,
 };
 pub use records::{Inherit, KeyPage, KeyRecord, KeyStatus, KeySummary, KeyUpdate, ListQuery, NewKey, NewOrg, Rolled};
 

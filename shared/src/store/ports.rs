@@ -133,3 +133,48 @@ pub trait ListEvents: Send + Sync {
 pub trait KeyLifecycle: CreateKey + ListKeys + RevokeKey + RollKey + UpdateKey + ListEvents {}
 
 impl<T: CreateKey + ListKeys + RevokeKey + RollKey + UpdateKey + ListEvents> KeyLifecycle for T {}
+
+/// Whether a key (live or ended) belongs to an org: the usage routes answer for a revoked key too
+/// (a leak investigation starts from one), and `KeyNotFound` for a key of another org.
+pub trait OrgKeys: Send + Sync {
+    fn has_key(&self, org_id: &str, key_id: &str) -> impl Future<Output = Result<bool, Error>> + Send;
+}
+
+/// What one batch's write did: days written, chunks a marker said were written before (a
+/// delivery retried), transactions sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageWrite {
+    pub days: usize,
+    pub chunks_seen_before: usize,
+    pub transactions: usize,
+}
+
+/// Key usage, the aggregator's write (README, "Key usage").
+pub trait RecordUsage: Send + Sync {
+    /// Adds a batch's (key, day) sums into the stored days, once per `batch_id` (a batch
+    /// delivered again adds nothing), each day's lists kept bounded.
+    fn record_usage(
+        &self,
+        batch_id: &str,
+        days: &std::collections::BTreeMap<crate::usage::DayKey, crate::usage::DayUsage>,
+        now: i64,
+    ) -> impl Future<Output = Result<UsageWrite, Error>> + Send;
+}
+
+/// Key usage, the usage routes' reads.
+pub trait ReadUsage: Send + Sync {
+    /// A key's stored days in `range`, by `YYYY-MM-DD` (days without requests are absent).
+    fn key_days(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        range: crate::usage::report::DayRange,
+    ) -> impl Future<Output = Result<std::collections::BTreeMap<String, crate::usage::DayUsage>, Error>> + Send;
+
+    /// The org's (key id, day totals) in `range`.
+    fn org_days(
+        &self,
+        org_id: &str,
+        range: crate::usage::report::DayRange,
+    ) -> impl Future<Output = Result<Vec<(String, crate::usage::report::OrgDay)>, Error>> + Send;
+}

@@ -32,6 +32,9 @@ pub fn decode_key_item(
     items::key_record(item)
 }
 mod update;
+mod usage;
+
+pub use self::usage::{DynamoUsage, ORG_INDEX as USAGE_ORG_INDEX};
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -21,6 +21,17 @@ impl Membership for DynamoStore {
     }
 }
 
+impl crate::store::OrgKeys for DynamoStore {
+    /// The key's `KEY#` item, else its `REVOKED#` copy.
+    async fn has_key(&self, org_id: &str, key_id: &str) -> Result<bool, Error> {
+        match self.key_item(org_id, key_id).await {
+            Ok(_) => Ok(true),
+            Err(Error::KeyNotFound) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+}
+
 impl Orgs for DynamoStore {
     async fn create_org_with_key(&self, org: &NewOrg, key: &NewKey, audit: &Audit) -> Result<(), Error> {
         match self.transact(self.signup_transaction(org, key, audit)?).await? {

@@ -36,6 +36,10 @@ pub(super) enum Step {
     NewKey,
     /// The change's audit event.
     Event,
+    /// Key usage: the marker of a batch's chunk, put once (a batch delivered again adds nothing).
+    UsageBatch,
+    /// Key usage: a (key, day) item, conditioned on the version it was read at.
+    UsageDay,
     /// Tests only: an item that changes nothing, put among the others.
     #[cfg(feature = "testing")]
     Padding,
