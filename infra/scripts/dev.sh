@@ -18,7 +18,7 @@ if [ "${DEV_FRESH:-0}" = 1 ]; then rm -rf "$data"; fi
 export DDB_DATA_DIR=$data
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
-export API_KEYS_TABLE=${API_KEYS_TABLE:-overten-local-ApiKeys} ORGS_TABLE=${ORGS_TABLE:-overten-local-Orgs}
+export API_KEYS_TABLE=${API_KEYS_TABLE:-overten-local-ApiKeys} ORGS_TABLE=${ORGS_TABLE:-overten-local-Orgs} USAGE_TABLE=${USAGE_TABLE:-overten-local-KeyUsage}
 export FIREBASE_PROJECT_ID=${FIREBASE_PROJECT_ID:-demo-overten}
 # The dashboard's origin in development (the template's CorsAllowedOrigin in AWS).
 export CORS_ALLOWED_ORIGIN=${CORS_ALLOWED_ORIGIN:-http://localhost:5173}

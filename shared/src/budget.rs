@@ -60,7 +60,9 @@ pub fn of_function(binary: &str) -> Option<Budget> {
         "authorizer" | "verify" => Some(hot_path),
         // Signup and the key routes check a Firebase token; secret scanning checks GitHub's
         // signature. Each with the management timeouts.
-        "signup" | "keys" => Some(management),
+        "signup" | "keys" | "usage" => Some(management),
+        // Invoked by the access log's subscription, not API Gateway: no token to check.
+        "usage-aggregator" => Some(Budget { key_set_fetch: false, ..management }),
         // The first fetch of an instance with GithubTokenSecretArn reads the token first.
         "secret-scanning" => Some(Budget { credential_read: true, ..management }),
         "whoami" => Some(Budget { key_set_fetch: false, credential_read: false, dynamo: None, touch: false }),

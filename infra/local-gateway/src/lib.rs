@@ -9,6 +9,7 @@ pub mod events;
 pub mod policy;
 pub mod template;
 pub mod throttle;
+pub mod usage_feed;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -42,6 +43,8 @@ pub enum Route {
     /// restricted key can be tried with curl. The deployed API's downstream routes belong to the
     /// teams that own them.
     Downstream,
+    /// Key usage's routes (`functions/usage`).
+    Usage,
 }
 
 /// The route for `method path`, as API Gateway matches the template's events.
@@ -53,6 +56,9 @@ pub fn route(method: &str, path: &str) -> Option<Route> {
         | ("DELETE" | "PATCH", ["orgs", _, "api-keys", _])
         | ("POST", ["orgs", _, "api-keys", _, "roll"])
         | ("GET", ["orgs", _, "events"]) => Some(Route::Keys),
+        ("GET", ["orgs", _, "api-keys", _, "usage" | "suggested-restrictions"] | ["orgs", _, "usage"]) => {
+            Some(Route::Usage)
+        }
         ("GET", ["verify"]) => Some(Route::Verify),
         ("GET", ["v1", "whoami"]) => Some(Route::WhoAmI),
         ("POST", ["secret-scanning", "github"]) => Some(Route::SecretScanning),
@@ -163,6 +169,8 @@ pub struct Gateway {
     route_buckets: Vec<RouteBucket>,
     access_log: Option<Mutex<std::fs::File>>,
     secret_scanning: Option<secret_scanning::App<DynamoStore>>,
+    usage: Option<overten::http::App<overten::store::UsageReader>>,
+    usage_feed: Option<std::sync::Arc<usage_feed::UsageFeed>>,
 }
 
 /// What one request leaves for the access log: the `$context` variables API Gateway would set.
@@ -217,6 +225,8 @@ impl Gateway {
             route_buckets,
             access_log: None,
             secret_scanning: None,
+            usage: None,
+            usage_feed: None,
         }
     }
 
@@ -244,6 +254,18 @@ impl Gateway {
         self
     }
 
+    /// Serves key usage's routes with this function.
+    pub fn with_usage(mut self, app: overten::http::App<overten::store::UsageReader>) -> Self {
+        self.usage = Some(app);
+        self
+    }
+
+    /// Hands every access-log line to `feed` too (key usage's subscription, `make dev`).
+    pub fn with_usage_feed(mut self, feed: std::sync::Arc<usage_feed::UsageFeed>) -> Self {
+        self.usage_feed = Some(feed);
+        self
+    }
+
     /// Appends one access-log line per request, in the template's `AccessLogSetting` format.
     pub fn with_access_log(mut self, file: std::fs::File) -> Self {
         self.access_log = Some(Mutex::new(file));
@@ -256,6 +278,7 @@ impl Gateway {
         context.set("identity.sourceIp", "127.0.0.1");
         context.set("httpMethod", request.method.clone());
         context.set("requestTime", overten::clock::rfc3339(overten::clock::now_secs()));
+        context.set("requestTimeEpoch", overten::clock::now_millis().to_string());
         if let Some((_, agent)) = request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
             context.set("identity.userAgent", agent.clone());
         }
@@ -327,6 +350,10 @@ impl Gateway {
             Route::Verify => verify::handle(&self.hot_store, lambda_request).await,
             Route::WhoAmI => whoami::handle(lambda_request).await,
             Route::Downstream => echo(&request, &resource, &event),
+            Route::Usage => match &self.usage {
+                Some(app) => usage::handle(app, lambda_request).await,
+                None => return self.gateway_response("INTEGRATION_FAILURE", context),
+            },
             Route::SecretScanning => match &self.secret_scanning {
                 Some(app) => secret_scanning::handle(app, lambda_request).await,
                 // A gateway built without it (tests of other routes) has no integration there.
@@ -416,10 +443,17 @@ impl Gateway {
     }
 
     fn log_access(&self, context: &Context) {
-        let Some(file) = &self.access_log else { return };
+        if self.access_log.is_none() && self.usage_feed.is_none() {
+            return;
+        }
         let line = template::render(&self.template.access_log_format, &|name| context.get(name));
-        let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let _ = writeln!(file, "{line}");
+        if let Some(feed) = &self.usage_feed {
+            feed.push_access(&line);
+        }
+        if let Some(file) = &self.access_log {
+            let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _ = writeln!(file, "{line}");
+        }
     }
 }
 
@@ -455,6 +489,11 @@ pub fn resource_path(path: &str) -> Option<String> {
         ["orgs", _, "api-keys", _] => "/orgs/{org_id}/api-keys/{key_id}",
         ["orgs", _, "api-keys", _, "roll"] => "/orgs/{org_id}/api-keys/{key_id}/roll",
         ["orgs", _, "events"] => "/orgs/{org_id}/events",
+        ["orgs", _, "usage"] => "/orgs/{org_id}/usage",
+        ["orgs", _, "api-keys", _, "usage"] => "/orgs/{org_id}/api-keys/{key_id}/usage",
+        ["orgs", _, "api-keys", _, "suggested-restrictions"] => {
+            "/orgs/{org_id}/api-keys/{key_id}/suggested-restrictions"
+        }
         ["verify"] => "/verify",
         ["v1", "whoami"] => "/v1/whoami",
         ["secret-scanning", "github"] => "/secret-scanning/github",

@@ -14,7 +14,11 @@ use local_gateway::{Gateway, Limits, LocalRequest, MAX_GATEWAY_BODY, parameter_e
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    overten::logging::init();
+    // Key usage: the functions' `key usage` lines go to stdout and to the usage feed.
+    let feed = std::sync::Arc::new(local_gateway::usage_feed::UsageFeed::default());
+    let _ = tracing::subscriber::set_global_default(overten::logging::subscriber(
+        local_gateway::usage_feed::TeeWriter(feed.clone()),
+    ));
     let app = overten::http::App::from_env().await?;
     overten::store::tables::ensure_tables(app.store.client(), app.store.tables()).await?;
     let template = ApiTemplate::load(|name| match name {
@@ -28,7 +32,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Each route with its function's own DynamoDB timeouts, as deployed.
     let hot_store = overten::store_from_env(overten::config::DynamoTimeouts::HOT_PATH).await?;
     let scanning = secret_scanning::App::from_env().await?;
-    let mut gateway = Gateway::new(app, hot_store, template, limits).with_secret_scanning(scanning);
+    let usage_table = std::env::var("USAGE_TABLE").unwrap_or_else(|_| "overten-local-KeyUsage".into());
+    overten::store::tables::ensure_usage_table(app.store.client(), &usage_table).await?;
+    let usage_store = overten::store::DynamoUsage::new(app.store.client().clone(), usage_table);
+    let usage_app = overten::http::App {
+        store: overten::store::UsageReader { keys: app.store.clone(), usage: usage_store.clone() },
+        verifier: overten::firebase::TokenVerifier::new(&overten::config::FirebaseConfig::from_env()?)?,
+        cors_origin: app.cors_origin.clone(),
+        clock: app.clock.clone(),
+    };
+    let mut gateway = Gateway::new(app, hot_store, template, limits)
+        .with_secret_scanning(scanning)
+        .with_usage(usage_app)
+        .with_usage_feed(feed.clone());
+    // The subscription's deliveries: what is waiting, about once a second.
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(local_gateway::usage_feed::FLUSH_EVERY);
+        loop {
+            every.tick().await;
+            feed.flush(&usage_store).await;
+        }
+    });
     if let Some(path) = std::env::var_os("ACCESS_LOG_FILE") {
         gateway = gateway.with_access_log(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
     }

@@ -34,7 +34,7 @@ pub fn decode_key_item(
 mod update;
 mod usage;
 
-pub use self::usage::{DynamoUsage, ORG_INDEX as USAGE_ORG_INDEX};
+pub use self::usage::{DynamoUsage, ORG_INDEX as USAGE_ORG_INDEX, UsageReader};
 
 use std::collections::HashMap;
 use std::time::Duration;

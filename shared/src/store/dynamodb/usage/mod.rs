@@ -14,7 +14,10 @@
 
 mod item;
 mod read;
+mod reader;
 mod record;
+
+pub use self::reader::UsageReader;
 
 use std::time::Duration;
 
