@@ -125,7 +125,8 @@ pub fn usage_lines(data: &LogData) -> Vec<UsageLine> {
 pub async fn invoke<S: RecordUsage>(store: &S, payload: &[u8], now: i64) -> Result<Summary, AggregatorError> {
     overten::role::scope(env!("CARGO_PKG_NAME"), async {
         let data = decode(payload).inspect_err(|e| tracing::error!(error = %e, "usage batch refused"))?;
-        let summary = aggregate(store, &data, now).await.inspect_err(|e| tracing::error!(error = %e, "usage batch failed"))?;
+        let summary =
+            aggregate(store, &data, now).await.inspect_err(|e| tracing::error!(error = %e, "usage batch failed"))?;
         tracing::info!(
             log_events = summary.log_events,
             requests = summary.requests,
@@ -219,7 +220,8 @@ mod tests {
         let big = vec![b'x'; MAX_PAYLOAD + 65];
         let Err(AggregatorError::BadEvent(why)) = decode(&big) else { panic!("an oversized payload was read") };
         assert!(why.contains("1 MiB"), "{why}");
-        let many: Vec<(String, i64, String)> = (0..=MAX_LOG_EVENTS).map(|i| (i.to_string(), 0, String::new())).collect();
+        let many: Vec<(String, i64, String)> =
+            (0..=MAX_LOG_EVENTS).map(|i| (i.to_string(), 0, String::new())).collect();
         let Err(AggregatorError::BadEvent(why)) = decode(&subscription_event("g", "s", &many)) else { panic!() };
         assert!(why.contains("50,000"), "{why}");
         let at_bound: Vec<(String, i64, String)> = many[..MAX_LOG_EVENTS].to_vec();

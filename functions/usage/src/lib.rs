@@ -22,8 +22,8 @@ pub async fn app_from_env() -> Result<App<UsageReader>, Box<dyn std::error::Erro
     let app = App::from_env().await?;
     let timeouts = overten::config::DynamoTimeouts::MANAGEMENT;
     let table = std::env::var("USAGE_TABLE").map_err(|_| "USAGE_TABLE is not set")?;
-    let usage = overten::store::DynamoUsage::new(app.store.client().clone(), table)
-        .with_retry_budget(timeouts.retry_budget);
+    let usage =
+        overten::store::DynamoUsage::new(app.store.client().clone(), table).with_retry_budget(timeouts.retry_budget);
     let reader = UsageReader { keys: app.store.clone(), usage };
     Ok(App { store: reader, verifier: app.verifier, cors_origin: app.cors_origin, clock: app.clock })
 }
@@ -40,10 +40,9 @@ async fn dispatch<S: Membership + OrgKeys + ReadUsage>(app: &App<S>, req: Reques
             ("GET /orgs/{org_id}/api-keys/{key_id}/usage", key_usage(app, &req, org, key).await)
         }
         ("GET", ["orgs", org, "usage"]) => ("GET /orgs/{org_id}/usage", org_usage(app, &req, org).await),
-        ("GET", ["orgs", org, "api-keys", key, "suggested-restrictions"]) => (
-            "GET /orgs/{org_id}/api-keys/{key_id}/suggested-restrictions",
-            suggested(app, &req, org, key).await,
-        ),
+        ("GET", ["orgs", org, "api-keys", key, "suggested-restrictions"]) => {
+            ("GET /orgs/{org_id}/api-keys/{key_id}/suggested-restrictions", suggested(app, &req, org, key).await)
+        }
         (_, ["orgs", _, "api-keys", _, "usage" | "suggested-restrictions"] | ["orgs", _, "usage"]) => {
             ("unmatched", Err(Error::MethodNotAllowed))
         }
@@ -58,7 +57,12 @@ async fn dispatch<S: Membership + OrgKeys + ReadUsage>(app: &App<S>, req: Reques
 
 /// A member of the org (404 `org_not_found` otherwise, as for every org route), and for a key
 /// route a key of that org, live or ended (404 `key_not_found`).
-async fn require<S: Membership + OrgKeys>(app: &App<S>, req: &Request, org_id: &str, key_id: Option<&str>) -> Result<(), Error> {
+async fn require<S: Membership + OrgKeys>(
+    app: &App<S>,
+    req: &Request,
+    org_id: &str,
+    key_id: Option<&str>,
+) -> Result<(), Error> {
     let uid = caller_uid(&app.verifier, req).await?;
     if !is_valid_org_id(org_id) || !app.store.is_member(org_id, &uid).await? {
         return Err(Error::OrgNotFound);

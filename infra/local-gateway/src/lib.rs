@@ -275,7 +275,7 @@ impl Gateway {
     pub async fn handle(&self, request: LocalRequest) -> Response<Body> {
         let started = Instant::now();
         let mut context = Context::for_request();
-        context.set("identity.sourceIp", "127.0.0.1");
+        context.set("identity.sourceIp", request.source_ip.clone());
         context.set("httpMethod", request.method.clone());
         context.set("requestTime", overten::clock::rfc3339(overten::clock::now_secs()));
         context.set("requestTimeEpoch", overten::clock::now_millis().to_string());

@@ -12,9 +12,7 @@ pub mod tables;
 
 #[cfg(feature = "testing")]
 pub use dynamodb::decode_key_item;
-pub use dynamodb::{
-    DynamoStore, DynamoUsage, MAX_ORGS_PER_USER, TOUCH_INTERVAL_SECS, USAGE_ORG_INDEX, UsageReader,
-};
+pub use dynamodb::{DynamoStore, DynamoUsage, MAX_ORGS_PER_USER, TOUCH_INTERVAL_SECS, USAGE_ORG_INDEX, UsageReader};
 #[cfg(feature = "testing")]
 pub use fixed::{FixedStore, sample_record};
 pub use ports::{

@@ -107,7 +107,8 @@ async fn ensure_table(client: &Client, logical: &str, physical: &str) -> Result<
             let projection = Projection::builder()
                 .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
                 .set_non_key_attributes(
-                    (!index.projection.non_key_attributes.is_empty()).then(|| index.projection.non_key_attributes.clone()),
+                    (!index.projection.non_key_attributes.is_empty())
+                        .then(|| index.projection.non_key_attributes.clone()),
                 )
                 .build();
             indexes.push(

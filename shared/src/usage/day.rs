@@ -259,7 +259,8 @@ mod tests {
     #[test]
     fn merging_adds_every_count_and_keeps_the_earliest_first_seen() {
         let mut day = aggregate(&[line(2_000, 200, "203.0.113.7", None)]).into_values().next().unwrap();
-        let batch = aggregate(&[line(1_000, 500, "203.0.113.7", Some("expired_api_key"))]).into_values().next().unwrap();
+        let batch =
+            aggregate(&[line(1_000, 500, "203.0.113.7", Some("expired_api_key"))]).into_values().next().unwrap();
         day.merge(&batch);
         assert_eq!(day.requests, 2);
         assert_eq!(day.by_status, BTreeMap::from([("2xx".into(), 1), ("5xx".into(), 1)]));

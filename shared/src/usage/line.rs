@@ -268,7 +268,9 @@ mod tests {
     fn lines_without_a_key_of_ours_are_skipped() {
         let base = [("status", "200"), ("orgId", ORG), ("keyId", KEY)];
         assert!(parse(&access(&base), 0).is_some());
-        for (field, value) in [("keyId", "-"), ("keyId", ""), ("orgId", ""), ("keyId", "key_x"), ("orgId", "org"), ("status", "abc")] {
+        for (field, value) in
+            [("keyId", "-"), ("keyId", ""), ("orgId", ""), ("keyId", "key_x"), ("orgId", "org"), ("status", "abc")]
+        {
             let mut fields = base.to_vec();
             fields.retain(|(k, _)| *k != field);
             fields.push((field, value));
@@ -308,7 +310,8 @@ mod tests {
         let line = parse(&access(&[("status", "200"), ("orgId", ORG), ("keyId", KEY), ("userAgent", &long)]), 0);
         assert_eq!(line.unwrap().user_agent.unwrap().len(), MAX_USER_AGENT_LEN);
         let route = format!("/{}", "a".repeat(MAX_ROUTE_LEN));
-        let fields = [("status", "200"), ("orgId", ORG), ("keyId", KEY), ("httpMethod", "GET"), ("resourcePath", &route)];
+        let fields =
+            [("status", "200"), ("orgId", ORG), ("keyId", KEY), ("httpMethod", "GET"), ("resourcePath", &route)];
         assert_eq!(parse(&access(&fields), 0).unwrap().route, None);
         assert!(is_route("GET /"));
         assert!(!is_route("GET /a\"b") && !is_route("GET a") && !is_route(" /a") && !is_route("GET"));

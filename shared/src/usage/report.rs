@@ -157,10 +157,7 @@ pub fn key_report(key_id: &str, range: DayRange, stored: &BTreeMap<String, DayUs
 
 /// Every address the key used on the days `from..=to`.
 fn seen_between(stored: &BTreeMap<String, DayUsage>, from: i64, to: i64) -> BTreeSet<&str> {
-    stored
-        .range(day_name(from)..=day_name(to))
-        .flat_map(|(_, day)| day.source_ips.keys().map(String::as_str))
-        .collect()
+    stored.range(day_name(from)..=day_name(to)).flat_map(|(_, day)| day.source_ips.keys().map(String::as_str)).collect()
 }
 
 fn day_report(date: String, usage: &DayUsage, seen_before: &BTreeSet<&str>) -> DayReport {
@@ -173,7 +170,10 @@ fn day_report(date: String, usage: &DayUsage, seen_before: &BTreeSet<&str>) -> D
     let (routes, other_routes) = busiest(&usage.routes, |c| c.requests);
     let mut routes: Vec<RouteEntry> =
         routes.into_iter().map(|(route, c)| RouteEntry { route: route.clone(), requests: c.requests }).collect();
-    push_other(&mut routes, other_routes + usage.other.routes, |requests| RouteEntry { route: "other".into(), requests });
+    push_other(&mut routes, other_routes + usage.other.routes, |requests| RouteEntry {
+        route: "other".into(),
+        requests,
+    });
     let (ips, other_ips) = busiest(&usage.source_ips, |s| s.requests);
     let mut source_ips: Vec<SourceEntry> = ips
         .into_iter()
@@ -345,7 +345,8 @@ mod tests {
         for i in 0..60u64 {
             busy.routes.insert(format!("GET /r{i:02}"), Count { requests: 100 - i, refused: 0 });
             busy.user_agents.insert(format!("agent-{i:02}"), 100 - i);
-            busy.source_ips.insert(format!("10.0.0.{i}"), SourceCount { requests: 100 - i, refused: 0, first_seen_ms: 0 });
+            busy.source_ips
+                .insert(format!("10.0.0.{i}"), SourceCount { requests: 100 - i, refused: 0, first_seen_ms: 0 });
         }
         busy.other.routes = 7;
         busy.other.source_ips = 3;

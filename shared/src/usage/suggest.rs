@@ -136,7 +136,11 @@ mod tests {
     #[test]
     fn write_covers_read_and_whoami_needs_nothing() {
         let s = suggest(&[day(
-            &[("GET /v1/generations/{generation_id}", 1, 0), ("POST /v1/generations/{format}", 1, 0), ("GET /v1/whoami", 1, 0)],
+            &[
+                ("GET /v1/generations/{generation_id}", 1, 0),
+                ("POST /v1/generations/{format}", 1, 0),
+                ("GET /v1/whoami", 1, 0),
+            ],
             &[],
             &[("2001:db8::7", 1, 0)],
         )]);

@@ -19,12 +19,7 @@ use crate::usage::report::{DayRange, OrgDay};
 const MAX_PAGES: usize = 64;
 
 impl ReadUsage for DynamoUsage {
-    async fn key_days(
-        &self,
-        org_id: &str,
-        key_id: &str,
-        range: DayRange,
-    ) -> Result<BTreeMap<String, DayUsage>, Error> {
+    async fn key_days(&self, org_id: &str, key_id: &str, range: DayRange) -> Result<BTreeMap<String, DayUsage>, Error> {
         let items = self
             .query_pages(|q| {
                 q.key_condition_expression("org_key = :pk AND #day BETWEEN :from AND :to")

@@ -77,13 +77,8 @@ impl DynamoUsage {
         keys: impl Iterator<Item = &'a DayKey>,
     ) -> Result<HashMap<(String, String), (DayUsage, i64)>, Error> {
         let keys: Vec<Item> = keys.map(day_item_key).collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(build_error)?,
-        );
+        let mut request =
+            Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(build_error)?);
         let mut found = HashMap::new();
         let mut retries = RetryBudget::new(self.retry_budget);
         while let Some(keys) = request.take() {
