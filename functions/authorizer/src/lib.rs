@@ -764,7 +764,11 @@ mod tests {
                     prop_assert_eq!(context.org_id.as_deref(), Some("org_1"));
                     prop_assert!(context.error_code.is_none());
                 } else {
-                    prop_assert!(context.org_id.is_none() && context.key_id.is_none());
+                    // A key of ours that ended is named, for the access log's usage line; no
+                    // other refusal names one.
+                    let named = counts == Some(Credential::Revoked);
+                    prop_assert_eq!(context.key_id.is_some(), named);
+                    prop_assert_eq!(context.org_id.is_some(), named);
                     let expected = if counts.is_none() { "missing_api_key" } else { "invalid_api_key" };
                     prop_assert_eq!(context.error_code.as_deref(), Some(expected));
                     prop_assert!(context.error_message.as_deref().is_some_and(|m| !m.is_empty()));

@@ -268,8 +268,10 @@ mod tests {
         assert_eq!(day.source_ips["203.0.113.7"], SourceCount { requests: 2, refused: 1, first_seen_ms: 1_000 });
         assert_eq!(day.routes.values().next().unwrap(), &Count { requests: 2, refused: 1 });
         assert_eq!(day.user_agents["curl/8.5.0"], 2);
-        let mut with_other = DayUsage::default();
-        with_other.other = Other { routes: 1, formats: 2, source_ips: 3, user_agents: 4, refused: 5 };
+        let with_other = DayUsage {
+            other: Other { routes: 1, formats: 2, source_ips: 3, user_agents: 4, refused: 5 },
+            ..DayUsage::default()
+        };
         day.merge(&with_other);
         assert_eq!(day.other, with_other.other);
         assert_eq!(day.refused_total(), 6);
