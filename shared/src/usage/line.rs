@@ -269,7 +269,7 @@ mod tests {
         let base = [("status", "200"), ("orgId", ORG), ("keyId", KEY)];
         assert!(parse(&access(&base), 0).is_some());
         for (field, value) in
-            [("keyId", "-"), ("keyId", ""), ("orgId", ""), ("keyId", "key_x"), ("orgId", "org"), ("status", "abc")]
+            [("keyId", "-"), ("keyId", ""), ("orgId", ""), ("keyId", "api_x"), ("orgId", "org"), ("status", "abc")]
         {
             let mut fields = base.to_vec();
             fields.retain(|(k, _)| *k != field);

@@ -275,8 +275,8 @@ mod tests {
     #[test]
     fn the_range_defaults_to_the_last_30_days_and_is_at_most_92() {
         let r = range(&[]).unwrap();
-        assert_eq!((r.from_day().as_str(), r.to_day().as_str()), ("2025-10-31", "2025-11-30"));
-        assert_eq!(r.to - r.from + 1, 30 + 1 - 1);
+        assert_eq!((r.from_day().as_str(), r.to_day().as_str()), ("2025-11-01", "2025-11-30"));
+        assert_eq!(r.to - r.from + 1, 30);
         let r = range(&[("from", "2025-09-01"), ("to", "2025-12-01")]).unwrap();
         assert_eq!(r.to - r.from + 1, 92);
         let err = range(&[("from", "2025-08-31"), ("to", "2025-12-01")]).unwrap_err();
