@@ -9,6 +9,7 @@ use local_gateway::template::ApiTemplate;
 use local_gateway::usage_feed::{TeeWriter, UsageFeed};
 use local_gateway::{Gateway, Limits, LocalRequest};
 use overten::store::{DynamoStore, DynamoUsage, UsageReader};
+use overten::usage::report::DayRange;
 use overten_tests::events::body_json;
 use overten_tests::{emulator_user, emulator_verifier, fresh_store};
 use serde_json::{Value, json};
@@ -370,4 +371,28 @@ async fn the_suggestion_is_exactly_the_evidence_and_applying_it_keeps_that_traff
     assert_eq!(today["requests"], 8);
     let (status, body) = api.member("GET", &format!("{path}?days=7"), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_request")));
+}
+
+/// The example subscription event (`tests/events/usage-aggregator-batch.json`) drives the
+/// aggregator as CloudWatch Logs would, and a second delivery of it adds nothing.
+#[tokio::test]
+async fn the_example_subscription_batch_drives_the_aggregator() {
+    use overten::store::ReadUsage;
+    let store = fresh_store().await;
+    let usage = DynamoUsage::new(store.client().clone(), format!("{}-KeyUsage", store.tables().orgs));
+    overten::store::tables::ensure_usage_table(store.client(), usage.table()).await.unwrap();
+    let payload = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/events/usage-aggregator-batch.json")).unwrap();
+    let summary = usage_aggregator::invoke(&usage, &payload, overten::clock::now_secs()).await.unwrap();
+    assert_eq!((summary.log_events, summary.requests, summary.days, summary.written), (4, 3, 1, 1));
+    let again = usage_aggregator::invoke(&usage, &payload, overten::clock::now_secs()).await.unwrap();
+    assert_eq!((again.written, again.chunks_seen_before), (0, 1));
+    let day = DayRange::parse([("from", "2026-11-29"), ("to", "2026-11-29")], 0).unwrap();
+    let days = usage.key_days("org_2xq4k9fm3hb7wz", "key_01JD8X4Z7M2K9Q4V6T3N1B5C8R", day).await.unwrap();
+    let stored = &days["2026-11-29"];
+    assert_eq!(stored.requests, 3);
+    assert_eq!(stored.refused.get("permission_denied"), Some(&1));
+    assert_eq!(stored.formats["pdf"].requests, 1);
+    let org = usage.org_days("org_2xq4k9fm3hb7wz", day).await.unwrap();
+    assert_eq!(org.len(), 1);
+    assert_eq!((org[0].1.requests, org[0].1.refused), (3, 1));
 }
