@@ -196,6 +196,28 @@ async fn make_dev_serves_the_quickstart_over_http() {
     );
     assert_eq!(call(http.get(format!("{api}/nowhere"))).await.0, 404);
 
+    // Key usage (README, "Key usage"): the same traffic, fed to the aggregator about once a
+    // second, in the usage routes within seconds: the first key's /verify (its own usage line),
+    // its whoami (the access log) and, after its revocation, the refused whoami (the
+    // authorizer's line).
+    let usage_url = format!("{keys}/{first_id}/usage");
+    let started = Instant::now();
+    let today = loop {
+        let (status, usage) = call(http.get(&usage_url).header("authorization", &bearer)).await;
+        assert_eq!(status, 200, "{usage}");
+        let today = usage["days"].as_array().unwrap().last().unwrap().clone();
+        if today["requests"] == 3 {
+            break today;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "usage never showed the traffic: {usage}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    eprintln!("usage showed the traffic after {:?}", started.elapsed());
+    assert_eq!(today["refused"], json!({"revoked_api_key": 1}), "{today}");
+    let routes: Vec<&str> = today["routes"].as_array().unwrap().iter().map(|r| r["route"].as_str().unwrap()).collect();
+    assert_eq!(routes, ["GET /v1/whoami", "GET /verify"], "{today}");
+    assert_eq!(today["source_ips"][0]["ip"], "127.0.0.1", "{today}");
+
     // The operator CLI on the same tables: a dashboard org, then signup with existing_org_id.
     let (ok, created, raw) = admin(&["org", "create", "--name", "Dashboard org", "--owner-uid", uid]);
     assert!(ok, "{raw}");

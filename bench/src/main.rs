@@ -4,6 +4,8 @@
 //! Expects DynamoDB Local at `AWS_ENDPOINT_URL_DYNAMODB` (make bench starts it), the release
 //! `bootstrap`s in `target/release/`, and criterion's results of `cargo bench --bench hot_path`.
 
+mod usage_aggregation;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -202,6 +204,9 @@ async fn main() {
     eprintln!("bench: {RSS_INVOCATIONS} invocations for peak RSS");
     let peak_rss_kb = peak_rss(&bootstrap, &event, &tables).await;
 
+    eprintln!("bench: key usage, {} access-log lines through the aggregator", usage_aggregation::LINES);
+    let usage = usage_aggregation::run(store.client().clone(), &store.tables().orgs).await;
+
     let (auth_p50, auth_p99) = (pct(&auth, 50.0), pct(&auth, 99.0));
     let (get_p50, get_p99) = (pct(&get, 50.0), pct(&get, 99.0));
     let summary = json!({
@@ -242,6 +247,7 @@ async fn main() {
         "bare_authorizer_bytes": bare_bytes,
         "bootstrap_bytes": sizes,
         "authorizer_peak_rss_kb": peak_rss_kb,
+        "usage_aggregation": usage,
     });
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out).unwrap();
@@ -470,5 +476,13 @@ fn print_table(s: &Value) {
         row(&format!("bootstrap {f} (bytes)"), b.to_string(), target);
     }
     row("authorizer peak RSS (kB)", s["authorizer_peak_rss_kb"].to_string(), "<= 15000");
+    let u = &s["usage_aggregation"];
+    row("usage: lines per second", u["lines_per_sec"].to_string(), "100k lines, 10 keys, 3 days, 1,000 addresses");
+    row("usage: decode + add up, lines per second", u["decode_and_add_lines_per_sec"].to_string(), "no DynamoDB");
+    row(
+        "usage: item writes per 1,000 lines",
+        u["writes_per_1000_lines"].to_string(),
+        "keys x days per batch + 1, not lines",
+    );
     println!("\nwritten to target/bench/summary.json");
 }
