@@ -645,10 +645,14 @@ mod semantics {
     fn the_template_parses_into_one_role_per_function() {
         let t = Template::parse(TEMPLATE).unwrap();
         let binaries: Vec<&str> = t.functions.keys().map(String::as_str).collect();
-        assert_eq!(binaries, ["authorizer", "keys", "secret-scanning", "signup", "verify", "whoami"]);
+        assert_eq!(
+            binaries,
+            ["authorizer", "keys", "secret-scanning", "signup", "usage", "usage-aggregator", "verify", "whoami"]
+        );
         assert!(t.functions["whoami"].statements.is_empty());
         assert_eq!(t.table("test-Ab12-ApiKeys").unwrap().0, "ApiKeysTable");
         assert_eq!(t.table("overten-local-Orgs").unwrap().0, "OrgsTable");
+        assert_eq!(t.table("test-Ab12-Orgs-KeyUsage").unwrap().0, "KeyUsageTable");
         assert!(t.table("test-Ab12-Other").is_none());
     }
 

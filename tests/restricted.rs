@@ -5,7 +5,7 @@
 
 use lambda_http::{Body, Response};
 use local_gateway::template::ApiTemplate;
-use local_gateway::{Gateway, Limits, LocalRequest};
+use local_gateway::{Gateway, Limits};
 use overten::store::DynamoStore;
 use overten_tests::events::{authorize, body_json, http_api_authorizer_event_for, rest_authorizer_event_for};
 use overten_tests::{emulator_user, emulator_verifier, fresh_store};
@@ -63,22 +63,7 @@ impl Api {
         body: Option<String>,
         source_ip: &str,
     ) -> Response<Body> {
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        // The queries here need no percent-decoding.
-        let query = query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        let request = LocalRequest {
-            method: method.into(),
-            path: path.into(),
-            query,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            body,
-            source_ip: source_ip.into(),
-        };
+        let request = overten_tests::gateway_request(method, path, headers, body, source_ip);
         self.gateway.handle(request).await
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use lambda_http::{Body, Response};
 use local_gateway::template::ApiTemplate;
 use local_gateway::usage_feed::{TeeWriter, UsageFeed};
-use local_gateway::{Gateway, Limits, LocalRequest};
+use local_gateway::{Gateway, Limits};
 use overten::store::{DynamoStore, DynamoUsage, UsageReader};
 use overten::usage::report::DayRange;
 use overten_tests::events::body_json;
@@ -79,21 +79,7 @@ impl Api {
         body: Option<String>,
         source_ip: &str,
     ) -> Response<Body> {
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        let query = query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        let request = LocalRequest {
-            method: method.into(),
-            path: path.into(),
-            query,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            body,
-            source_ip: source_ip.into(),
-        };
+        let request = overten_tests::gateway_request(method, path, headers, body, source_ip);
         // The functions' log lines go where the deployed ones do, and on to the feed.
         let _guard = tracing::subscriber::set_default(overten::logging::subscriber(TeeWriter(self.feed.clone())));
         self.gateway.handle(request).await

@@ -158,3 +158,29 @@ pub fn revoked() -> overten::audit::Change {
 pub fn named(name: impl Into<String>) -> overten::requests::CreateKeyRequest {
     overten::requests::CreateKeyRequest { name: name.into(), expires_at: None, restrictions: Default::default() }
 }
+
+/// A request as curl would send it to the local gateway: `path` may carry a query (no
+/// percent-decoding: the tests' queries need none), from `source_ip`.
+pub fn gateway_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+    source_ip: &str,
+) -> local_gateway::LocalRequest {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let query = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    local_gateway::LocalRequest {
+        method: method.into(),
+        path: path.into(),
+        query,
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        body,
+        source_ip: source_ip.into(),
+    }
+}

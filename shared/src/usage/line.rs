@@ -97,7 +97,7 @@ pub fn parse(message: &str, timestamp_ms: i64) -> Option<UsageLine> {
         if f.message != USAGE_MESSAGE {
             return None;
         }
-        return build(timestamp_ms, f.org_id, f.key_id, f.status, f.route, f.format, f.ip, f.user_agent, f.refused);
+        return build(timestamp_ms, f);
     }
     let mut line: AccessLogLine = serde_json::from_str(text).ok()?;
     // API Gateway logs a variable without a value as `-`.
@@ -123,44 +123,32 @@ pub fn parse(message: &str, timestamp_ms: i64) -> Option<UsageLine> {
         (Some(method), Some(path)) if !method.is_empty() && !path.is_empty() => Some(format!("{method} {path}")),
         _ => None,
     };
-    build(
-        at_ms,
-        line.org_id,
-        line.key_id,
+    let fields = UsageFields {
+        message: USAGE_MESSAGE.to_owned(),
+        org_id: line.org_id,
+        key_id: line.key_id,
         status,
         route,
-        line.key_format,
-        line.ip,
-        line.user_agent,
-        line.authorizer_error,
-    )
+        format: line.key_format,
+        ip: line.ip,
+        user_agent: line.user_agent,
+        refused: line.authorizer_error,
+    };
+    build(at_ms, fields)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build(
-    at_ms: i64,
-    org_id: Option<String>,
-    key_id: Option<String>,
-    status: Option<u16>,
-    route: Option<String>,
-    format: Option<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    refused: Option<String>,
-) -> Option<UsageLine> {
-    let org_id = org_id.filter(|o| is_valid_org_id(o))?;
-    let key_id = key_id.filter(|k| is_valid_key_id(k))?;
-    let status = status.filter(|s| (100..=599).contains(s))?;
+/// A request of a key of ours from its fields, each checked; `None` without valid ids and status.
+fn build(at_ms: i64, f: UsageFields) -> Option<UsageLine> {
     Some(UsageLine {
         at_ms,
-        org_id,
-        key_id,
-        status,
-        route: route.filter(|r| is_route(r)),
-        format: format.filter(|f| crate::restrictions::is_format_slug(f)),
-        ip: ip.as_deref().and_then(canonical_ip),
-        user_agent: user_agent.filter(|u| !u.is_empty()).map(|u| cut(u, MAX_USER_AGENT_LEN)),
-        refused: refused.filter(|c| is_code(c)),
+        org_id: f.org_id.filter(|o| is_valid_org_id(o))?,
+        key_id: f.key_id.filter(|k| is_valid_key_id(k))?,
+        status: f.status.filter(|s| (100..=599).contains(s))?,
+        route: f.route.filter(|r| is_route(r)),
+        format: f.format.filter(|f| crate::restrictions::is_format_slug(f)),
+        ip: f.ip.as_deref().and_then(canonical_ip),
+        user_agent: f.user_agent.filter(|u| !u.is_empty()).map(|u| cut(u, MAX_USER_AGENT_LEN)),
+        refused: f.refused.filter(|c| is_code(c)),
     })
 }
 
