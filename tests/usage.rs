@@ -156,7 +156,7 @@ async fn three_keys_over_three_days_count_exactly_once() {
     usage_aggregator::invoke(&api.usage, &second, now).await.unwrap();
     // Lambda delivers the first batch again: nothing is added.
     let again = usage_aggregator::invoke(&api.usage, &first, now).await.unwrap();
-    assert_eq!((again.written, again.chunks_seen_before, again.transactions), (0, 1, 1));
+    assert_eq!((again.written, again.chunks_seen_before, again.transactions), (0, 1, 0));
 
     let range = format!("?from={}&to={}", day_name(days[0]), day_name(days[2]));
     for (k, key) in keys.iter().enumerate() {
@@ -381,4 +381,48 @@ async fn the_example_subscription_batch_drives_the_aggregator() {
     let org = usage.org_days("org_2xq4k9fm3hb7wz", day).await.unwrap();
     assert_eq!(org.len(), 1);
     assert_eq!((org[0].1.requests, org[0].1.refused), (3, 1));
+}
+
+/// A batch touching more (key, day) items than one transaction holds is written in chunks, each
+/// with its marker: every chunk once, a second delivery nothing. Two deliveries racing on the
+/// same days both count (the loser reads the winner's version and retries).
+#[tokio::test]
+async fn chunks_count_once_and_racing_deliveries_both_count() {
+    use overten::store::ReadUsage;
+    let store = fresh_store().await;
+    let usage = DynamoUsage::new(store.client().clone(), format!("{}-KeyUsage", store.tables().orgs));
+    overten::store::tables::ensure_usage_table(store.client(), usage.table()).await.unwrap();
+    let org = overten::ids::new_org_id();
+    let today = today_ms();
+    // 40 keys × 2 days = 80 (key, day) items: three chunks of at most 36.
+    let keys: Vec<String> = (0..40).map(|k| format!("key_01JD8X4Z7M2K9Q4V6T3N1B{k:04}")).collect();
+    let lines: Vec<String> = keys
+        .iter()
+        .flat_map(|key| {
+            [today - DAY_MS, today]
+                .map(|day| access_line(&org, key, day + 1, ("GET", "/v1/runs/{run_id}"), 200, "203.0.113.7", "a"))
+        })
+        .collect();
+    let batch = usage_aggregator::subscription_event("/aws/apigateway/x/access", "s", &events(&lines, 0));
+    let first = usage_aggregator::invoke(&usage, &batch, today / 1000).await.unwrap();
+    assert_eq!((first.days, first.written, first.transactions, first.chunks_seen_before), (80, 80, 3, 0));
+    let again = usage_aggregator::invoke(&usage, &batch, today / 1000).await.unwrap();
+    assert_eq!((again.written, again.transactions, again.chunks_seen_before), (0, 0, 3));
+
+    // Two other batches over the same items, delivered at once.
+    let racing = |stream: &str, first_id: usize| {
+        usage_aggregator::subscription_event("/aws/apigateway/x/access", stream, &events(&lines, first_id))
+    };
+    let (a, b) = (racing("s2", 100), racing("s3", 200));
+    let (ra, rb) = tokio::join!(
+        usage_aggregator::invoke(&usage, &a, today / 1000),
+        usage_aggregator::invoke(&usage, &b, today / 1000)
+    );
+    assert_eq!((ra.unwrap().written, rb.unwrap().written), (80, 80));
+    let range = DayRange { from: (today - DAY_MS) / DAY_MS, to: today / DAY_MS };
+    let days = usage.org_days(&org, range).await.unwrap();
+    assert_eq!(days.len(), 80);
+    assert!(days.iter().all(|(_, day)| day.requests == 3), "one batch, its duplicate ignored, two racing: 3 each");
+    let key_days = usage.key_days(&org, &keys[7], range).await.unwrap();
+    assert_eq!(key_days.values().map(|d| d.requests).collect::<Vec<_>>(), [3, 3]);
 }

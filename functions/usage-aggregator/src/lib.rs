@@ -228,6 +228,38 @@ mod tests {
         assert!(decode(&subscription_event("g", "s", &at_bound)).is_ok());
     }
 
+    /// A store that fails the test if anything is written.
+    struct NoWrites;
+
+    impl RecordUsage for NoWrites {
+        async fn record_usage(
+            &self,
+            _: &str,
+            _: &std::collections::BTreeMap<overten::usage::DayKey, overten::usage::DayUsage>,
+            _: i64,
+        ) -> Result<UsageWrite, overten::Error> {
+            panic!("nothing should be written")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_control_message_or_a_batch_without_our_keys_writes_nothing() {
+        // CloudWatch Logs' check when the subscription is created.
+        let control = serde_json::json!({"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs",
+            "logGroup": "", "logStream": "", "subscriptionFilters": [],
+            "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health of destination Lambda."}]});
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, control.to_string().as_bytes()).unwrap();
+        let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let payload = serde_json::json!({"awslogs": {"data": data}}).to_string();
+        let summary = invoke(&NoWrites, payload.as_bytes(), 0).await.unwrap();
+        assert_eq!((summary.log_events, summary.requests, summary.days), (1, 0, 0));
+        let unrelated =
+            subscription_event("g", "s", &[("1".to_owned(), 5, r#"{"status":"201","keyId":"-"}"#.to_owned())]);
+        let summary = invoke(&NoWrites, &unrelated, 0).await.unwrap();
+        assert_eq!((summary.log_events, summary.requests, summary.written), (1, 0, 0));
+    }
+
     #[test]
     fn a_batch_id_is_the_same_for_the_same_delivery_only() {
         let events = vec![("1".to_owned(), 5, access_line("200"))];

@@ -152,7 +152,7 @@ impl DayUsage {
 
     /// Refusals, all codes together.
     pub fn refused_total(&self) -> u64 {
-        self.refused.values().sum::<u64>() + self.other.refused
+        self.refused.values().fold(self.other.refused, |sum, n| sum.saturating_add(*n))
     }
 }
 
