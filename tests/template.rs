@@ -25,6 +25,25 @@ fn resources_of<'t>(t: &'t Value, kind: &str) -> Vec<(&'t str, &'t Value)> {
         .collect()
 }
 
+/// The one table a grant's `Resource` names: `!GetAtt T.Arn`, or a list of it and its indexes
+/// (`!Sub "${T.Arn}/index/…"`); empty when it names several or none.
+fn table_of(v: &Value) -> String {
+    let of = |v: &Value| {
+        let text = target(v);
+        match text.strip_prefix("${").and_then(|t| t.split_once(".Arn}")) {
+            Some((table, _)) => table.to_owned(),
+            None => text,
+        }
+    };
+    match v.as_sequence() {
+        Some(list) => {
+            let tables: BTreeSet<String> = list.iter().map(of).collect();
+            if tables.len() == 1 { tables.into_iter().next().unwrap() } else { String::new() }
+        }
+        None => of(v),
+    }
+}
+
 /// `!GetAtt X.Arn` / `!Ref X` → `X`.
 fn target(v: &Value) -> String {
     match v {
@@ -112,6 +131,9 @@ fn the_authorizer_guards_downstream_routes_and_not_its_own() {
         "PATCH /orgs/{org_id}/api-keys/{key_id}",
         "POST /orgs/{org_id}/api-keys/{key_id}/roll",
         "GET /orgs/{org_id}/events",
+        "GET /orgs/{org_id}/api-keys/{key_id}/usage",
+        "GET /orgs/{org_id}/api-keys/{key_id}/suggested-restrictions",
+        "GET /orgs/{org_id}/usage",
         "POST /secret-scanning/github",
         "GET /verify",
         "GET /v1/whoami",
@@ -204,7 +226,7 @@ fn least_privilege_invariants() {
             if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
                 continue;
             }
-            let table = target(&statement["Resource"]);
+            let table = table_of(&statement["Resource"]);
             assert!(table.ends_with("Table"), "{function}: DynamoDB grants name one table: {table}");
             // An ApiKeys item is never deleted: it says why a key stopped working.
             if table == "ApiKeysTable" {
@@ -299,7 +321,16 @@ fn alarms_throttling_and_tracing_are_wired_to_their_parameters() {
         assert!(actions.contains("HasAlarmTopic") && actions.contains("AlarmTopicArn"), "{name}: {actions}");
         alarms.insert(name.to_owned());
     }
-    let expected = ["Api5xxRateAlarm", "AuthorizerErrorsAlarm", "DynamoDbSystemErrorsAlarm", "DynamoDbThrottlesAlarm"];
+    let expected = [
+        "Api5xxRateAlarm",
+        "AuthorizerErrorsAlarm",
+        "DynamoDbSystemErrorsAlarm",
+        "DynamoDbThrottlesAlarm",
+        // Key usage: failed batches, a backlog, batches given up on.
+        "UsageAggregatorErrorsAlarm",
+        "UsageAggregatorThrottlesAlarm",
+        "UsageDeadLettersAlarm",
+    ];
     assert_eq!(alarms, expected.into_iter().map(String::from).collect());
     assert_eq!(t["Parameters"]["AlarmTopicArn"]["Default"].as_str(), Some(""));
 
@@ -461,6 +492,7 @@ fn access_log_fields_are_none_a_client_can_write() {
         "requestId",
         "identity.sourceIp",
         "requestTime",
+        "requestTimeEpoch",
         "httpMethod",
         "resourcePath",
         "status",
@@ -475,7 +507,9 @@ fn access_log_fields_are_none_a_client_can_write() {
     // Client text, escaped by the authorizer before API Gateway sees it
     // (`overten::access_log::escape`: printable ASCII but `"`, `\` and `%`, every other byte
     // `%XX`), so it can be neither broken out of nor forge a field.
-    let escaped_by_us = ["authorizer.user_agent"];
+    // A format slug (`^[a-z0-9][a-z0-9._-]{0,31}$`), or nothing: the authorizer passes on no
+    // other path parameter (`authorizer::tests::only_a_format_slug_reaches_the_access_log`).
+    let escaped_by_us = ["authorizer.user_agent", "authorizer.key_format"];
     for (field, value) in &fields {
         let value = value.as_str().unwrap();
         let variable = value.strip_prefix("$context.").unwrap_or_else(|| panic!("{field}: {value}"));

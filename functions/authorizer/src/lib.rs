@@ -443,6 +443,19 @@ mod tests {
     }
 
     #[test]
+    fn only_a_format_slug_reaches_the_access_log() {
+        let rule = routes::find("POST", "/v1/generations/{format}");
+        let params = |value: &str| std::collections::HashMap::from([("format".to_owned(), value.to_owned())]);
+        assert_eq!(route_format(rule, &params("pdf")).as_deref(), Some("pdf"));
+        for forged in ["pdf\",\"keyId\":\"key_x", "PDF", "", "a b", &"a".repeat(33)] {
+            assert_eq!(route_format(rule, &params(forged)), None, "{forged}");
+        }
+        // A route that names no format, or none of the table.
+        assert_eq!(route_format(routes::find("GET", "/v1/runs/{run_id}"), &params("pdf")), None);
+        assert_eq!(route_format(None, &params("pdf")), None);
+    }
+
+    #[test]
     fn stage_arn_covers_the_whole_stage() {
         assert_eq!(
             stage_arn("arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/GET/request").as_deref(),
