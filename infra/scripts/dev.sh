@@ -95,7 +95,8 @@ cat <<BANNER
 Overten API keys: local stack ready
   API          http://127.0.0.1:$API_PORT   (routes: openapi.yaml; CORS origin $CORS_ALLOWED_ORIGIN)
   Access log   $ACCESS_LOG_FILE
-  DynamoDB     http://127.0.0.1:$DDB_PORT   tables $API_KEYS_TABLE, $ORGS_TABLE; data in $data (DEV_FRESH=1 starts empty)
+  DynamoDB     http://127.0.0.1:$DDB_PORT   tables $API_KEYS_TABLE, $ORGS_TABLE, $USAGE_TABLE; data in $data (DEV_FRESH=1 starts empty)
+  Key usage    the access log and the functions' usage lines, fed to the aggregator about once a second
 $auth_line
 $github_line
 
@@ -105,6 +106,7 @@ Next, sign up and get a key:
       -H 'content-type: application/json' -d '{"org_name":"Acme"}'
   KEY=<the "secret" from signup>
   curl -s http://127.0.0.1:$API_PORT/verify -H "X-API-Key: \$KEY"
+  curl -s http://127.0.0.1:$API_PORT/orgs/<org_id>/api-keys/<key id>/usage -H "Authorization: Bearer \$TOKEN"
 
 Ctrl-C stops everything.
 BANNER
