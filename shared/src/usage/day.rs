@@ -268,6 +268,10 @@ mod tests {
         assert_eq!(day.source_ips["203.0.113.7"], SourceCount { requests: 2, refused: 1, first_seen_ms: 1_000 });
         assert_eq!(day.routes.values().next().unwrap(), &Count { requests: 2, refused: 1 });
         assert_eq!(day.user_agents["curl/8.5.0"], 2);
+        // The same status class on both sides adds up too.
+        day.merge(&aggregate(&[line(3_000, 204, "203.0.113.7", None)]).into_values().next().unwrap());
+        assert_eq!(day.by_status, BTreeMap::from([("2xx".into(), 2), ("5xx".into(), 1)]));
+        assert_eq!(day.requests, 3);
         let with_other = DayUsage {
             other: Other { routes: 1, formats: 2, source_ips: 3, user_agents: 4, refused: 5 },
             ..DayUsage::default()
@@ -275,6 +279,14 @@ mod tests {
         day.merge(&with_other);
         assert_eq!(day.other, with_other.other);
         assert_eq!(day.refused_total(), 6);
+    }
+
+    #[test]
+    fn a_count_without_refusals_is_stored_without_them() {
+        assert_eq!(serde_json::to_string(&Count { requests: 3, refused: 0 }).unwrap(), r#"{"requests":3}"#);
+        assert_eq!(serde_json::to_string(&Count { requests: 3, refused: 1 }).unwrap(), r#"{"requests":3,"refused":1}"#);
+        let read: Count = serde_json::from_str(r#"{"requests":3}"#).unwrap();
+        assert_eq!(read, Count { requests: 3, refused: 0 });
     }
 
     #[test]
