@@ -119,8 +119,9 @@ pub fn parse(message: &str, timestamp_ms: i64) -> Option<UsageLine> {
     }
     let at_ms = line.request_time_epoch.as_deref().and_then(|t| t.parse::<i64>().ok()).unwrap_or(timestamp_ms);
     let status = line.status.as_deref().and_then(|s| s.parse::<u16>().ok());
+    // An empty method or path makes no route: `build` keeps only `METHOD /path`.
     let route = match (line.http_method.as_deref(), line.resource_path.as_deref()) {
-        (Some(method), Some(path)) if !method.is_empty() && !path.is_empty() => Some(format!("{method} {path}")),
+        (Some(method), Some(path)) => Some(format!("{method} {path}")),
         _ => None,
     };
     let fields = UsageFields {
@@ -302,6 +303,11 @@ mod tests {
             [("status", "200"), ("orgId", ORG), ("keyId", KEY), ("httpMethod", "GET"), ("resourcePath", &route)];
         assert_eq!(parse(&access(&fields), 0).unwrap().route, None);
         assert!(is_route("GET /"));
+        for (method, path) in [("", "/v1/files"), ("GET", "")] {
+            let fields =
+                [("status", "200"), ("orgId", ORG), ("keyId", KEY), ("httpMethod", method), ("resourcePath", path)];
+            assert_eq!(parse(&access(&fields), 0).unwrap().route, None, "{method:?} {path:?}");
+        }
         assert!(!is_route("GET /a\"b") && !is_route("GET a") && !is_route(" /a") && !is_route("GET"));
         assert!(is_code(&"a".repeat(40)) && !is_code(&"a".repeat(41)) && !is_code(""));
     }
