@@ -356,3 +356,62 @@ async fn keys_are_found_by_display_prefix() {
     assert_eq!(all, expected);
     assert!(store.scan_keys_by_prefix("sk_live_~").await.unwrap().is_empty());
 }
+
+/// A listing's page: `next_cursor` only when more keys follow (a page of exactly `limit` keys is
+/// the last); its consumed read capacity adds up every read it made; an expired key it met is
+/// moved out of the active run, and a listing that met none makes no move (one query, one batch
+/// read).
+#[tokio::test]
+async fn a_listing_pages_exactly_counts_its_reads_and_moves_only_what_it_met() {
+    use overten::store::KeyStatus;
+    let (store, calls) = overten_tests::call_count::counted_store().await;
+    let org = new_org("uid-owner", true);
+    let (_, first) = new_key("k0");
+    store.create_org_with_key(&org, &first, &user("uid-owner")).await.unwrap();
+    for i in 1..3 {
+        store.create_key(&org.org_id, &new_key(&format!("k{i}")).1, &user("uid-owner")).await.unwrap();
+    }
+    let (queries, others) = (calls.of("Query"), calls.of("Other"));
+    let query = ListQuery { limit: 3, cursor: None, include_revoked: false };
+    let page = store.list_keys(&org.org_id, &query, now_secs()).await.unwrap();
+    assert_eq!(page.data.len(), 3);
+    assert_eq!(page.next_cursor, None, "exactly `limit` keys: no next page");
+    // One strongly consistent query (three small items: 1 unit) and one batch read of their
+    // last_used_at (1 unit per item).
+    assert_eq!(page.read_units, 4.0);
+    assert_eq!((calls.of("Query") - queries, calls.of("Other") - others), (1, 1), "nothing to move, no move");
+    // With a revoked key: the ended run's query adds its unit (two queries, three items read).
+    store.revoke_key(&org.org_id, &first.key_id, &revoked(), &user("uid-owner")).await.unwrap();
+    let with_revoked = ListQuery { limit: 3, cursor: None, include_revoked: true };
+    let with_ended = store.list_keys(&org.org_id, &with_revoked, now_secs()).await.unwrap();
+    assert_eq!(with_ended.data.len(), 3);
+    assert_eq!(with_ended.read_units, 5.0);
+    let two = ListQuery { limit: 1, cursor: None, include_revoked: false };
+    assert!(store.list_keys(&org.org_id, &two, now_secs()).await.unwrap().next_cursor.is_some());
+
+    // A key that expires: the listing leaves it out and moves it to the ended run.
+    let (_, short) = new_key("short");
+    let short = NewKey { expires_at: Some(now_secs() + 1), ..short };
+    store.create_key(&org.org_id, &short, &user("uid-owner")).await.unwrap();
+    let later = now_secs() + 5;
+    let page = store.list_keys(&org.org_id, &all_active(), later).await.unwrap();
+    assert!(page.data.iter().all(|k| k.id != short.key_id));
+    let moved = store
+        .client()
+        .get_item()
+        .table_name(&store.tables().orgs)
+        .consistent_read(true)
+        .key("org_id", aws_sdk_dynamodb::types::AttributeValue::S(org.org_id.clone()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(format!("REVOKED#{}", short.key_id)))
+        .send()
+        .await
+        .unwrap();
+    assert!(moved.item.is_some(), "the expired key was moved to the ended run");
+    let ended = store.list_keys(&org.org_id, &all(), later).await.unwrap();
+    let listed = ended.data.iter().find(|k| k.id == short.key_id).unwrap();
+    assert_eq!(listed.status, KeyStatus::Expired);
+}
+
+fn all_active() -> ListQuery {
+    ListQuery { limit: 100, cursor: None, include_revoked: false }
+}
