@@ -412,6 +412,39 @@ async fn a_listing_pages_exactly_counts_its_reads_and_moves_only_what_it_met() {
     assert_eq!(listed.status, KeyStatus::Expired);
 }
 
+/// Expired keys between live ones: the listing's query pages past them (the filter leaves a page
+/// short) until it has what it wants, and shows each key's `last_used_at`.
+#[tokio::test]
+async fn a_listing_pages_past_expired_keys_and_shows_last_used_at() {
+    let store = fresh_store().await;
+    let org = new_org("uid-owner", true);
+    let (_, k0) = new_key("k0");
+    store.create_org_with_key(&org, &k0, &user("uid-owner")).await.unwrap();
+    let soon = now_secs() + 1;
+    let mut live = vec![k0.key_id.clone()];
+    for name in ["e1", "e2", "k3", "k4"] {
+        // Key ids sort by the millisecond they were made: one after another.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let (_, key) = new_key(name);
+        let key = if name.starts_with('e') { NewKey { expires_at: Some(soon), ..key } } else { key };
+        store.create_key(&org.org_id, &key, &user("uid-owner")).await.unwrap();
+        if name.starts_with('k') {
+            live.push(key.key_id.clone());
+        }
+    }
+    store.touch_key(&k0.hash, now_secs()).await.unwrap();
+    let later = now_secs() + 5;
+    let page = store
+        .list_keys(&org.org_id, &ListQuery { limit: 2, cursor: None, include_revoked: false }, later)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page.data.iter().map(|k| k.id.as_str()).collect();
+    assert_eq!(ids, [live[0].as_str(), live[1].as_str()], "past the two expired keys");
+    assert_eq!(page.next_cursor.as_deref(), Some(live[1].as_str()));
+    assert!(page.data[0].last_used_at.is_some(), "the touched key's last_used_at is listed");
+    assert!(page.data[1].last_used_at.is_none());
+}
+
 fn all_active() -> ListQuery {
     ListQuery { limit: 100, cursor: None, include_revoked: false }
 }
