@@ -223,6 +223,10 @@ async fn an_unreachable_dynamodb_is_unavailable_not_internal() {
     let err = store.find_key(&ApiKey::generate().hash()).await.unwrap_err();
     assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
     assert_eq!(err.status(), 503);
+    // The last_used_at write says so too (its caller logs it): only "written less than a minute
+    // ago" is no error.
+    let err = store.touch_key(&ApiKey::generate().hash(), now_secs()).await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
 }
 
 /// Every failure a transaction can map, with an item that changes nothing put in the middle of
