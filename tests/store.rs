@@ -337,6 +337,8 @@ async fn every_cancellation_maps_to_its_cause_with_an_extra_item_in_the_middle()
         .unwrap();
     let gone = store.create_key(&orgs[3].org_id, &new_key("k").1, &user(&owner)).await;
     assert!(matches!(gone, Err(Error::OrgNotFound)), "{gone:?}");
+    let gone = store.enable_api(&orgs[3].org_id, &new_webhook_secret(), &new_key("k").1, &user(&owner)).await;
+    assert!(matches!(gone, Err(Error::OrgNotFound)), "enabling API access on it too: {gone:?}");
 }
 
 /// The operator CLI's lookup by display prefix: every key whose prefix starts with it, from every

@@ -36,9 +36,9 @@ fn line(i: usize, first_day_ms: i64) -> String {
     let address = (i * 7) % ADDRESSES;
     json!({"requestId": format!("r{i}"), "ip": format!("10.0.{}.{}", address / 256, address % 256),
         "requestTimeEpoch": at.to_string(), "httpMethod": method, "resourcePath": path,
-        "status": if i % 50 == 0 { "403" } else { "200" }, "orgId": ORG, "keyId": key_id(i % KEYS),
-        "userAgent": format!("sdk/{}", i % 3), "authorizerError": if i % 50 == 0 { "permission_denied" } else { "-" },
-        "keyFormat": if i % 4 == 0 { "pdf" } else { "-" }, "responseType": "-"})
+        "status": if i.is_multiple_of(50) { "403" } else { "200" }, "orgId": ORG, "keyId": key_id(i % KEYS),
+        "userAgent": format!("sdk/{}", i % 3), "authorizerError": if i.is_multiple_of(50) { "permission_denied" } else { "-" },
+        "keyFormat": if i.is_multiple_of(4) { "pdf" } else { "-" }, "responseType": "-"})
     .to_string()
 }
 

@@ -25,9 +25,6 @@ use crate::usage::{DayKey, DayUsage};
 /// so 36 of them and the marker stay under 4 MB whatever clients send.
 pub const MAX_DAYS_PER_TRANSACTION: usize = 36;
 
-/// The most bytes one day's item may take, which the caps guarantee (tested).
-pub const MAX_DAY_ITEM_BYTES: usize = 100_000;
-
 /// How often a chunk is read again when another delivery wrote one of its days meanwhile.
 const VERSION_RETRIES: usize = 5;
 
@@ -198,6 +195,9 @@ mod tests {
         (put.condition_expression().unwrap(), put.expression_attribute_values().and_then(|v| v.get(":read")))
     }
 
+    /// The most bytes one day's item may take, which the caps guarantee.
+    const MAX_DAY_ITEM_BYTES: usize = 100_000;
+
     /// DynamoDB's item size: each attribute's name and value (strings as UTF-8, numbers at most 21
     /// bytes).
     fn item_bytes(item: &Item) -> usize {
@@ -248,7 +248,8 @@ mod tests {
         assert!(bytes > MAX_DAY_ITEM_BYTES / 2, "the bound is near the worst case: {bytes} bytes");
         let marker = item_bytes(&marker_key(&format!("BATCH#{}#999", "f".repeat(32))));
         assert!(MAX_DAYS_PER_TRANSACTION * MAX_DAY_ITEM_BYTES + marker < 4_000_000);
-        assert!(MAX_DAYS_PER_TRANSACTION < 100, "DynamoDB's 100 items per transaction, with the marker");
+        // DynamoDB's 100 items per transaction, with the marker.
+        const { assert!(MAX_DAYS_PER_TRANSACTION < 100) };
     }
 
     #[test]
