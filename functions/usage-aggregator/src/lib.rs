@@ -260,6 +260,54 @@ mod tests {
         assert_eq!((summary.log_events, summary.requests, summary.written), (1, 0, 0));
     }
 
+    /// A store that counts the days it was asked to write.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl RecordUsage for Counting {
+        async fn record_usage(
+            &self,
+            _: &str,
+            days: &std::collections::BTreeMap<overten::usage::DayKey, overten::usage::DayUsage>,
+            _: i64,
+        ) -> Result<UsageWrite, overten::Error> {
+            self.0.fetch_add(days.len(), std::sync::atomic::Ordering::SeqCst);
+            Ok(UsageWrite { days: days.len(), chunks_seen_before: 0, transactions: 1 })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_data_message_with_our_lines_is_written() {
+        let store = Counting::default();
+        let events = vec![("1".to_owned(), 5, access_line("200")), ("2".to_owned(), 6, access_line("403"))];
+        let summary = invoke(&store, &subscription_event("g", "s", &events), 0).await.unwrap();
+        assert_eq!((summary.requests, summary.days, summary.written), (2, 1, 1));
+        assert_eq!(store.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn the_bounds_are_exact() {
+        // At the payload bound: read (and refused for what it is, not for its size).
+        let at = vec![b' '; MAX_PAYLOAD + 64];
+        let Err(AggregatorError::BadEvent(why)) = decode(&at) else { panic!() };
+        assert!(!why.contains("1 MiB"), "{why}");
+        // Inflating to exactly the bound: read.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, &vec![b' '; MAX_INFLATED as usize]).unwrap();
+        let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let exact = serde_json::json!({"awslogs": {"data": data}}).to_string();
+        let Err(AggregatorError::BadEvent(why)) = decode(exact.as_bytes()) else { panic!() };
+        assert_eq!(why, "awslogs.data is not a log batch");
+    }
+
+    #[test]
+    fn failures_reach_lambda_with_their_error_type() {
+        let of = |err: AggregatorError| lambda_runtime::Diagnostic::from(err).error_type;
+        assert_eq!(of(AggregatorError::BadEvent("x".into())), "BadEvent");
+        assert_eq!(of(AggregatorError::Store(overten::Error::Unavailable("x".into()))), "ServiceUnavailable");
+        assert_eq!(of(AggregatorError::Store(overten::Error::Internal("x".into()))), "InternalError");
+    }
+
     #[test]
     fn a_batch_id_is_the_same_for_the_same_delivery_only() {
         let events = vec![("1".to_owned(), 5, access_line("200"))];
