@@ -15,6 +15,10 @@ pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// wait for the next.
 pub const MAX_EVENTS_PER_BATCH: usize = 10_000;
 
+/// Most lines waiting per log group: past it (DynamoDB Local down, a flood) new lines are
+/// dropped and logged, as a throttled subscription would lose them, instead of growing memory.
+pub const MAX_WAITING: usize = 100_000;
+
 /// Lines waiting for the next delivery, per log group.
 #[derive(Default)]
 pub struct UsageFeed {
@@ -33,7 +37,7 @@ impl UsageFeed {
     /// An access-log line, as the access log's subscription (no filter) sends every line.
     pub fn push_access(&self, line: &str) {
         let event = self.event(line);
-        self.access.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+        push_bounded(&self.access, event);
     }
 
     /// A function's log line; only `key usage` lines pass, as the subscription filter
@@ -44,7 +48,7 @@ impl UsageFeed {
             return;
         }
         let event = self.event(line.trim());
-        self.functions.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+        push_bounded(&self.functions, event);
     }
 
     /// Delivers what is waiting, one subscription event per log group. A delivery the aggregator
@@ -67,6 +71,16 @@ impl UsageFeed {
                 tracing::error!(error = %e, "local usage feed: batch refused");
             }
         }
+    }
+}
+
+fn push_bounded(queue: &Mutex<Vec<(String, i64, String)>>, event: (String, i64, String)) {
+    let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+    if queue.len() < MAX_WAITING {
+        queue.push(event);
+    } else {
+        // Not through tracing: this writer feeds tracing's own lines here.
+        eprintln!("local usage feed: {MAX_WAITING} lines waiting, one dropped");
     }
 }
 
@@ -114,5 +128,14 @@ mod tests {
         let access = feed.access.lock().unwrap();
         assert_eq!(access.len(), 2);
         assert_ne!(access[0].0, access[1].0, "every event has its own id");
+    }
+
+    #[test]
+    fn waiting_lines_are_bounded() {
+        let feed = UsageFeed::default();
+        for _ in 0..MAX_WAITING + 5 {
+            feed.push_access("{}");
+        }
+        assert_eq!(feed.access.lock().unwrap().len(), MAX_WAITING);
     }
 }
