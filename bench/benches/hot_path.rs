@@ -65,6 +65,37 @@ fn hot_path(c: &mut Criterion) {
         )
     });
 
+    // `/verify`'s own work, with the production subscriber writing to a sink: the proxy event
+    // decoded, the key checked, its `key usage` line written (every call writes one), the answer.
+    let verify_event = serde_json::to_vec(&overten_tests::events_json(
+        "GET",
+        "/verify",
+        &[("X-API-Key".to_owned(), key.expose_secret().to_owned())],
+    ))
+    .unwrap();
+    let logging = tracing::subscriber::set_default(overten::logging::subscriber(std::io::sink));
+    c.bench_function("verify_own_work", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let payload: Box<RawValue> = serde_json::from_slice(&verify_event).unwrap();
+            let response = verify::invoke(&store, &payload, "bench").await;
+            assert_eq!(response.status_code, 200);
+            serde_json::to_vec(&response).unwrap()
+        })
+    });
+    // The usage line alone, as `/verify` writes it on every call.
+    let line = overten::usage::line::Usage {
+        org_id: "org_2xq4k9fm3hb7wz",
+        key_id: "key_01JD8X4Z7M2K9Q4V6T3N1B5C8R",
+        status: 200,
+        route: Some("GET /verify"),
+        format: None,
+        ip: Some("203.0.113.7".parse().unwrap()),
+        user_agent: Some("curl/8.5.0"),
+        refused: None,
+    };
+    c.bench_function("usage_line", |b| b.iter(|| overten::usage::line::emit(&line)));
+    drop(logging);
+
     let signing = SigningKey::generate("kid-bench");
     let (server, verifier) = runtime.block_on(async {
         let server = JwksServer::start(&[signing.jwk()], 3600).await;

@@ -259,16 +259,16 @@ fn emit_refusal(
     source_ip: Option<&str>,
     headers: &HeaderMap,
 ) {
-    overten::usage::line::emit(&overten::usage::UsageLine {
-        at_ms: overten::clock::now_millis() as i64,
-        org_id: key.org_id.clone(),
-        key_id: key.key_id.clone(),
+    let user_agent = overten::access_log::user_agent(headers);
+    overten::usage::line::emit(&overten::usage::line::Usage {
+        org_id: &key.org_id,
+        key_id: &key.key_id,
         status: 401,
-        route: Some(route),
-        format,
-        ip: source_ip.and_then(overten::usage::line::canonical_ip),
-        user_agent: overten::access_log::user_agent(headers),
-        refused: Some(code.to_owned()),
+        route: Some(&route),
+        format: format.as_deref(),
+        ip: source_ip.and_then(|ip| ip.parse().ok()),
+        user_agent: user_agent.as_deref(),
+        refused: Some(code),
     });
 }
 

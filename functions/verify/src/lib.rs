@@ -116,16 +116,16 @@ async fn verify<S: KeyLookup>(store: &S, call: &Call<'_>, now: i64) -> Result<Ke
 }
 
 fn usage(call: &Call<'_>, key: &KeyRecord, status: u16, refused: Option<&str>) {
-    overten::usage::line::emit(&overten::usage::UsageLine {
-        at_ms: overten::clock::now_millis() as i64,
-        org_id: key.org_id.clone(),
-        key_id: key.key_id.clone(),
+    let user_agent = overten::access_log::user_agent(call.headers);
+    overten::usage::line::emit(&overten::usage::line::Usage {
+        org_id: &key.org_id,
+        key_id: &key.key_id,
         status,
-        route: Some("GET /verify".into()),
+        route: Some("GET /verify"),
         format: None,
-        ip: call.source_ip.and_then(overten::usage::line::canonical_ip),
-        user_agent: overten::access_log::user_agent(call.headers),
-        refused: refused.map(str::to_owned),
+        ip: call.source_ip.and_then(|ip| ip.parse().ok()),
+        user_agent: user_agent.as_deref(),
+        refused,
     });
 }
 

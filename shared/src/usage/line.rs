@@ -70,15 +70,14 @@ struct FunctionLine {
     fields: LineFields,
 }
 
-/// `{"message": "key usage", "usage": "<the request as compact JSON>"}`: one field of JSON text
-/// ([`emit`]), which costs the formatter one string instead of eight fields.
+/// `{"message": "key usage", "usage": {"org_id": …, "key_id": …, …}}` ([`emit`]).
 #[derive(Deserialize)]
 struct LineFields {
     message: String,
-    usage: Option<String>,
+    usage: Option<UsageFields>,
 }
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize)]
 struct UsageFields {
     org_id: Option<String>,
     key_id: Option<String>,
@@ -103,7 +102,7 @@ pub fn parse(message: &str, timestamp_ms: i64) -> Option<UsageLine> {
         if line.fields.message != USAGE_MESSAGE {
             return None;
         }
-        return build(timestamp_ms, serde_json::from_str(&line.fields.usage?).ok()?);
+        return build(timestamp_ms, line.fields.usage?);
     }
     let mut line: AccessLogLine = serde_json::from_str(text).ok()?;
     // API Gateway logs a variable without a value as `-`.
@@ -191,42 +190,44 @@ fn cut(mut text: String, max: usize) -> String {
     text
 }
 
+/// A request of a key as a function writes it ([`emit`]): borrowed from the request and the key's
+/// record, serialised once.
+#[derive(Debug, serde::Serialize)]
+pub struct Usage<'a> {
+    pub org_id: &'a str,
+    pub key_id: &'a str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'a str>,
+    /// Written in canonical form (an IPv4-mapped IPv6 address as its IPv4 one).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "canonical")]
+    pub ip: Option<IpAddr>,
+    /// Escaped as the access log escapes it ([`crate::access_log::user_agent`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<&'a str>,
+}
+
+fn canonical<S: serde::Serializer>(ip: &Option<IpAddr>, s: S) -> Result<S::Ok, S::Error> {
+    match ip {
+        Some(ip) => s.collect_str(&ip.to_canonical()),
+        None => s.serialize_none(),
+    }
+}
+
 /// What a function writes for a request the access log cannot attribute (see the module docs):
 /// one `key usage` line at INFO, which `overten::logging` keeps whatever `LOG_LEVEL` says.
 ///
-/// `/verify` writes one for every call, so it is cheap: the request serialised once into one
-/// field (its time is the log event's).
-pub fn emit(line: &UsageLine) {
-    let usage = serde_json::to_string(&Emitted {
-        org_id: &line.org_id,
-        key_id: &line.key_id,
-        status: line.status,
-        route: line.route.as_deref(),
-        format: line.format.as_deref(),
-        ip: line.ip.as_deref(),
-        user_agent: line.user_agent.as_deref(),
-        refused: line.refused.as_deref(),
-    })
-    .unwrap_or_default();
-    tracing::info!(target: USAGE_TARGET, usage = usage.as_str(), "key usage");
-}
-
-/// A usage line's request, as [`emit`] writes it and [`UsageFields`] reads it back.
-#[derive(serde::Serialize)]
-struct Emitted<'a> {
-    org_id: &'a str,
-    key_id: &'a str,
-    status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    route: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    format: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_agent: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refused: Option<&'a str>,
+/// `/verify` writes one for every call, so it is cheap: the request serialised once, and written
+/// by `overten::logging` as it is (`{"level":"INFO","fields":{"message":"key usage","usage":{…}}}`)
+/// instead of through the JSON formatter's field visitor. Its time is the log event's.
+pub fn emit(usage: &Usage<'_>) {
+    if let Ok(text) = serde_json::to_string(usage) {
+        tracing::info!(target: USAGE_TARGET, usage = text.as_str(), "key usage");
+    }
 }
 
 /// The tracing target of [`emit`]'s lines, which logging keeps at INFO under any `LOG_LEVEL`.
@@ -340,22 +341,30 @@ mod tests {
 
     #[test]
     fn a_function_usage_line_as_logging_writes_it() {
-        use std::sync::{Arc, Mutex};
-        #[derive(Clone, Default)]
-        struct Buffer(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Buffer {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let sent = UsageLine {
-            at_ms: 0,
+        let sent = Usage {
+            org_id: ORG,
+            key_id: KEY,
+            status: 401,
+            route: Some("GET /v1/runs/{run_id}"),
+            format: None,
+            ip: Some("::ffff:198.51.100.7".parse().unwrap()),
+            user_agent: Some("curl/8.5.0 (x; \"quoted\")"),
+            refused: Some("revoked_api_key"),
+        };
+        // Written by the production subscriber, even at LOG_LEVEL=error's default of the others.
+        let text = crate::logging::capture(|| {
+            emit(&sent);
+            tracing::debug!("not a usage line");
+        });
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert!(
+            lines[0].starts_with(r#"{"level":"INFO","fields":{"message":"key usage","usage":{"org_id":"#),
+            "{text}"
+        );
+        let line = parse(lines[0], 1_764_460_800_000).unwrap();
+        let expected = UsageLine {
+            at_ms: 1_764_460_800_000,
             org_id: ORG.into(),
             key_id: KEY.into(),
             status: 401,
@@ -365,21 +374,11 @@ mod tests {
             user_agent: Some("curl/8.5.0 (x; \"quoted\")".into()),
             refused: Some("revoked_api_key".into()),
         };
-        // Written by the production subscriber, even at LOG_LEVEL=error's default of the others.
-        let subscriber = crate::logging::subscriber(move || writer.clone());
-        tracing::subscriber::with_default(subscriber, || {
-            emit(&sent);
-            tracing::debug!("not a usage line");
-        });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 1, "{text}");
-        let line = parse(lines[0], 1_764_460_800_000).unwrap();
-        assert_eq!(line, UsageLine { at_ms: 1_764_460_800_000, ..sent });
+        assert_eq!(line, expected);
         let other = lines[0].replace("key usage", "deny");
         assert!(parse(&other, 0).is_none(), "other log lines of a function are not usage");
         assert!(parse(r#"{"fields":{"message":"key usage"}}"#, 0).is_none(), "no usage field");
-        assert!(parse(r#"{"fields":{"message":"key usage","usage":"{"}}"#, 0).is_none());
+        assert!(parse(r#"{"fields":{"message":"key usage","usage":"{}"}}"#, 0).is_none(), "not an object");
     }
 
     #[test]
