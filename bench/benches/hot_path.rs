@@ -89,7 +89,7 @@ fn hot_path(c: &mut Criterion) {
         status: 200,
         route: Some("GET /verify"),
         format: None,
-        ip: Some("203.0.113.7".parse().unwrap()),
+        ip: Some("203.0.113.7"),
         user_agent: Some("curl/8.5.0"),
         refused: None,
     };

@@ -57,6 +57,10 @@ async fn main() {
         criterion_median_ns(&root.join("target/criterion/own_work_restricted")),
         criterion_median_ns(&root.join("target/criterion/restricted_item_decode")),
     );
+    let (verify_own_work_ns, usage_line_ns) = (
+        criterion_median_ns(&root.join("target/criterion/verify_own_work")),
+        criterion_median_ns(&root.join("target/criterion/usage_line")),
+    );
     let (own_work_ns, firebase_verify_ns) = (
         criterion_median_ns(&root.join("target/criterion/own_work")),
         criterion_median_ns(&root.join("target/criterion/firebase_verify")),
@@ -162,6 +166,28 @@ async fn main() {
             .await,
         );
     }
+    let mut verify_in_situ = Vec::with_capacity(N);
+    for _ in 0..N {
+        getitem().await;
+        verify_in_situ.push(
+            timed(async {
+                let payload: Box<RawValue> = serde_json::from_slice(&verify_event).unwrap();
+                let response = verify::invoke(&fixed, &payload, "bench").await;
+                assert_eq!(response.status_code, 200);
+                serde_json::to_vec(&response).unwrap()
+            })
+            .await,
+        );
+    }
+    if std::env::args().any(|a| a == "--in-situ-only") {
+        // For `perf record` over the hot paths alone (README, "Performance").
+        eprintln!(
+            "own work between GetItems, p50: authorizer {} ns, verify {} ns",
+            pct(&in_situ, 50.0) * 1000.0,
+            pct(&verify_in_situ, 50.0) * 1000.0
+        );
+        return;
+    }
 
     // Malformed keys: counted through the store, must be zero calls.
     eprintln!("bench: malformed keys");
@@ -225,6 +251,9 @@ async fn main() {
         "find_key_ratio_p50": round3(pct(&found, 50.0) / pct(&get_f, 50.0)),
         "find_key_ratio_p50_rounds": spread(&find_ratios),
         "own_work_in_situ_p50_ns": round3(pct(&in_situ, 50.0) * 1000.0),
+        "verify_own_work_in_situ_p50_ns": round3(pct(&verify_in_situ, 50.0) * 1000.0),
+        "verify_own_work_ns": verify_own_work_ns,
+        "usage_line_ns": usage_line_ns,
         "verify_p50_us": pct(&ver, 50.0),
         "verify_getitem_p50_us": pct(&get_v, 50.0),
         "verify_ratio_p50": round3(pct(&ver, 50.0) / pct(&get_v, 50.0)),
@@ -450,6 +479,7 @@ fn print_table(s: &Value) {
     row("stale key ratio p50", s["stale_key_ratio_p50"].to_string(), "(read + write, once a minute)");
     row("find_key / GetItem p50", s["find_key_ratio_p50"].to_string(), "the adapter's read and decoding");
     row("own work between GetItems (ns)", s["own_work_in_situ_p50_ns"].to_string(), "p50, caches as on the hot path");
+    row("verify own work between GetItems (ns)", s["verify_own_work_in_situ_p50_ns"].to_string(), "p50");
     row("malformed DB calls", s["malformed_db_calls"].to_string(), "= 0");
     row("malformed p50 (ns)", s["malformed_p50_ns"].to_string(), "");
     row("own work (ns)", s["own_work_ns"].to_string(), "<= 10000");
@@ -459,6 +489,8 @@ fn print_table(s: &Value) {
         "<= 10000 (20 perms, 50 formats, 20 nets)",
     );
     row("  of which decoding the item (ns)", s["restricted_item_decode_ns"].to_string(), "");
+    row("verify own work (ns)", s["verify_own_work_ns"].to_string(), "criterion, with its usage line");
+    row("  of which the usage line (ns)", s["usage_line_ns"].to_string(), "");
     row("Firebase verify (ns)", s["firebase_verify_ns"].to_string(), "<= 100000");
     row("cold start median (ms)", s["cold_start_ms"]["median"].to_string(), "<= 15");
     row("cold start max (ms)", s["cold_start_ms"]["max"].to_string(), "");

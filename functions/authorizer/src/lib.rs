@@ -266,7 +266,7 @@ fn emit_refusal(
         status: 401,
         route: Some(&route),
         format: format.as_deref(),
-        ip: source_ip.and_then(|ip| ip.parse().ok()),
+        ip: source_ip,
         user_agent: user_agent.as_deref(),
         refused: Some(code),
     });

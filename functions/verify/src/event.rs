@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use overten::store::KeyLookup;
 use serde::{Deserialize, Serialize};
 
-use crate::{Call, answer_at, headers};
+use crate::{Call, answer_at, header_pairs};
 
 /// What `/verify` reads of a REST proxy event.
 #[derive(Debug, Default, Deserialize)]
@@ -49,19 +49,14 @@ fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: 
 #[serde(rename_all = "camelCase")]
 pub struct ProxyResponse {
     pub status_code: u16,
-    #[serde(serialize_with = "http_serde_headers")]
-    pub headers: http::HeaderMap,
+    /// [`crate::header_pairs`] of the status: static, no map built per call.
+    #[serde(serialize_with = "pairs")]
+    pub headers: &'static [(&'static str, &'static str)],
     pub body: String,
 }
 
-fn http_serde_headers<S: serde::Serializer>(headers: &http::HeaderMap, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = s.serialize_map(Some(headers.len()))?;
-    for (name, value) in headers {
-        // Only the static values of `crate::headers`: all visible ASCII.
-        map.serialize_entry(name.as_str(), value.to_str().unwrap_or_default())?;
-    }
-    map.end()
+fn pairs<S: serde::Serializer>(headers: &&'static [(&'static str, &'static str)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(headers.iter().copied())
 }
 
 /// One invocation as the Lambda runtime hands it over (the payload's JSON text): the proxy
@@ -94,5 +89,30 @@ pub async fn invoke<S: KeyLookup>(
             crate::Answer { status: 400, body: err.body(lambda_request_id).to_string() }
         }
     };
-    ProxyResponse { status_code: answer.status, headers: headers(answer.status), body: answer.body }
+    ProxyResponse { status_code: answer.status, headers: header_pairs(answer.status), body: answer.body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_response_carries_the_answer_s_headers() {
+        for (status, expected) in [
+            (200, serde_json::json!({"content-type": "application/json", "cache-control": "no-store"})),
+            (
+                401,
+                serde_json::json!({"content-type": "application/json", "cache-control": "no-store", "www-authenticate": "Bearer"}),
+            ),
+        ] {
+            let response = ProxyResponse { status_code: status, headers: header_pairs(status), body: "{}".into() };
+            let wire = serde_json::to_value(&response).unwrap();
+            assert_eq!(wire, serde_json::json!({"statusCode": status, "headers": expected, "body": "{}"}));
+            // The lambda_http door sends the same.
+            let map = crate::headers(status);
+            let names: serde_json::Map<String, serde_json::Value> =
+                map.iter().map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().into())).collect();
+            assert_eq!(serde_json::Value::Object(names), expected);
+        }
+    }
 }

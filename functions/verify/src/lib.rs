@@ -51,16 +51,22 @@ pub struct Answer {
     pub body: String,
 }
 
-/// The response headers of an answer with `status`.
-pub fn headers(status: u16) -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(3);
-    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+/// The response headers of an answer with `status`, as (name, value): `content-type:
+/// application/json`, `cache-control: no-store`, and `WWW-Authenticate: Bearer` on a 401.
+pub fn header_pairs(status: u16) -> &'static [(&'static str, &'static str)] {
     // Responses may carry a secret exactly once: no cache may keep them.
-    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
-    if status == 401 {
-        headers.insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
-    }
-    headers
+    const ANSWER: &[(&str, &str)] = &[("content-type", "application/json"), ("cache-control", "no-store")];
+    const UNAUTHORIZED: &[(&str, &str)] =
+        &[("content-type", "application/json"), ("cache-control", "no-store"), ("www-authenticate", "Bearer")];
+    if status == 401 { UNAUTHORIZED } else { ANSWER }
+}
+
+/// [`header_pairs`] as a `HeaderMap` (the `lambda_http` door).
+pub fn headers(status: u16) -> HeaderMap {
+    header_pairs(status)
+        .iter()
+        .map(|&(name, value)| (http::HeaderName::from_static(name), http::HeaderValue::from_static(value)))
+        .collect()
 }
 
 /// `?permission=…&format=…`: the action the caller asks about, validated before the read.
@@ -123,7 +129,7 @@ fn usage(call: &Call<'_>, key: &KeyRecord, status: u16, refused: Option<&str>) {
         status,
         route: Some("GET /verify"),
         format: None,
-        ip: call.source_ip.and_then(|ip| ip.parse().ok()),
+        ip: call.source_ip,
         user_agent: user_agent.as_deref(),
         refused,
     });
@@ -135,10 +141,11 @@ pub async fn answer_at<S: KeyLookup>(store: &S, call: &Call<'_>, now: i64) -> An
 }
 
 async fn dispatch<S: KeyLookup>(store: &S, call: &Call<'_>, now: i64) -> Answer {
-    let segments: Vec<&str> = call.path.split('/').filter(|s| !s.is_empty()).collect();
-    let result = match (call.method, segments.as_slice()) {
-        ("GET", ["verify"]) => verify(store, call, now).await,
-        (_, ["verify"]) => Err(Error::MethodNotAllowed),
+    // `/verify` alone (empty segments skipped), read without collecting the segments.
+    let mut segments = call.path.split('/').filter(|s| !s.is_empty());
+    let result = match (call.method, segments.next(), segments.next()) {
+        ("GET", Some("verify"), None) => verify(store, call, now).await,
+        (_, Some("verify"), None) => Err(Error::MethodNotAllowed),
         _ => Err(Error::RouteNotFound),
     };
     match result {
