@@ -85,8 +85,11 @@ pub(super) fn get_n(item: &Item, name: &str) -> Option<i64> {
 
 /// An RFC 3339 attribute (how items keep times people read) as seconds since the epoch.
 pub(super) fn get_time(item: &Item, name: &str) -> Result<i64, Error> {
-    crate::clock::parse_rfc3339(&get_s(item, name)?)
-        .ok_or_else(|| Error::Internal(format!("attribute {name} is not an RFC 3339 time")))
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => crate::clock::parse_rfc3339(v)
+            .ok_or_else(|| Error::Internal(format!("attribute {name} is not an RFC 3339 time"))),
+        _ => Err(Error::Internal(format!("item lacks string attribute {name}"))),
+    }
 }
 
 /// An `ApiKeys` item as the hot path reads it. Takes the item: its strings move into the record
