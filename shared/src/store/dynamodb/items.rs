@@ -83,44 +83,73 @@ pub(super) fn get_n(item: &Item, name: &str) -> Option<i64> {
     }
 }
 
-/// An RFC 3339 attribute (how items keep times people read) as seconds since the epoch.
-pub(super) fn get_time(item: &Item, name: &str) -> Result<i64, Error> {
-    match item.get(name) {
-        Some(AttributeValue::S(v)) => crate::clock::parse_rfc3339(v)
-            .ok_or_else(|| Error::Internal(format!("attribute {name} is not an RFC 3339 time"))),
-        _ => Err(Error::Internal(format!("item lacks string attribute {name}"))),
-    }
-}
-
 /// An `ApiKeys` item as the hot path reads it. Takes the item: its strings move into the record
-/// instead of being copied (the one read's answer is not needed afterwards).
-pub(super) fn key_record(mut item: Item) -> Result<KeyRecord, Error> {
-    // Read once: whether it was revoked decides whether its reason is read at all.
-    let revoked_at = item.contains_key("revoked_at").then(|| get_time(&item, "revoked_at")).transpose()?;
-    let restrictions = super::restrictions::take_restrictions(&mut item)?;
-    let created_at = get_time(&item, "created_at")?;
+/// instead of being copied (the one read's answer is not needed afterwards), in one pass over its
+/// attributes rather than a hashed lookup per name.
+pub(super) fn key_record(item: Item) -> Result<KeyRecord, Error> {
+    use super::restrictions::{ALLOWED_IPS, FORMATS, PERMISSIONS};
+    let (mut key_id, mut org_id, mut name, mut prefix, mut created_at) = (None, None, None, None, None);
+    let (mut revoked_at, mut revoked_reason, mut last_used_at, mut expires_at) = (None, None, None, None);
+    let (mut rolled_to, mut leaked_url, mut leaked_source) = (None, None, None);
+    let (mut permissions, mut formats, mut allowed_ips) = (None, None, None);
+    for (attribute, value) in item {
+        match attribute.as_str() {
+            "key_id" => key_id = string(value),
+            "org_id" => org_id = string(value),
+            "name" => name = string(value),
+            "prefix" => prefix = string(value),
+            "created_at" => created_at = Some(time(value, "created_at")?),
+            "revoked_at" => revoked_at = Some(time(value, "revoked_at")?),
+            "revoked_reason" => revoked_reason = string(value),
+            "last_used_at" => last_used_at = number(&value),
+            "expires_at" => expires_at = number(&value),
+            "rolled_to" => rolled_to = string(value),
+            "leaked_url" => leaked_url = string(value),
+            "leaked_source" => leaked_source = string(value),
+            PERMISSIONS => permissions = Some(value),
+            FORMATS => formats = Some(value),
+            ALLOWED_IPS => allowed_ips = Some(value),
+            _ => {}
+        }
+    }
+    let lacks = |name: &str| Error::Internal(format!("item lacks string attribute {name}"));
     Ok(KeyRecord {
-        key_id: take_s(&mut item, "key_id")?,
-        org_id: take_s(&mut item, "org_id")?,
-        name: take_s(&mut item, "name")?,
-        prefix: take_s(&mut item, "prefix")?,
-        created_at,
-        revoked_reason: revoked_at
-            .map(|_| crate::audit::RevokedReason::parse(take_s(&mut item, "revoked_reason").ok().as_deref())),
+        key_id: key_id.ok_or_else(|| lacks("key_id"))?,
+        org_id: org_id.ok_or_else(|| lacks("org_id"))?,
+        name: name.ok_or_else(|| lacks("name"))?,
+        prefix: prefix.ok_or_else(|| lacks("prefix"))?,
+        created_at: created_at.ok_or_else(|| lacks("created_at"))?,
+        // Whether it was revoked decides whether its reason is read at all.
+        revoked_reason: revoked_at.map(|_| crate::audit::RevokedReason::parse(revoked_reason.as_deref())),
         revoked_at,
-        last_used_at: get_n(&item, "last_used_at"),
-        expires_at: get_n(&item, "expires_at"),
-        rolled_to: take_s(&mut item, "rolled_to").ok(),
-        leaked_url: take_s(&mut item, "leaked_url").ok(),
-        leaked_source: take_s(&mut item, "leaked_source").ok(),
-        restrictions,
+        last_used_at,
+        expires_at,
+        rolled_to,
+        leaked_url,
+        leaked_source,
+        restrictions: super::restrictions::decode_lists(permissions, formats, allowed_ips)?,
     })
 }
 
-/// A string attribute moved out of `item`.
-fn take_s(item: &mut Item, name: &str) -> Result<String, Error> {
-    match item.remove(name) {
-        Some(AttributeValue::S(v)) => Ok(v),
+fn string(value: AttributeValue) -> Option<String> {
+    match value {
+        AttributeValue::S(v) => Some(v),
+        _ => None,
+    }
+}
+
+fn number(value: &AttributeValue) -> Option<i64> {
+    match value {
+        AttributeValue::N(v) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+/// An RFC 3339 attribute as seconds since the epoch; anything else is an internal error.
+fn time(value: AttributeValue, name: &str) -> Result<i64, Error> {
+    match value {
+        AttributeValue::S(v) => crate::clock::parse_rfc3339(&v)
+            .ok_or_else(|| Error::Internal(format!("attribute {name} is not an RFC 3339 time"))),
         _ => Err(Error::Internal(format!("item lacks string attribute {name}"))),
     }
 }
@@ -209,5 +238,51 @@ mod tests {
         item.remove("prefix");
         assert!(key_record(item.clone()).is_err(), "a missing attribute is an internal error, not a guess");
         assert_eq!(get_n(&Item::from([("x".to_owned(), s("1"))]), "x"), None, "a string is not a number");
+    }
+
+    #[test]
+    fn a_key_record_is_read_in_one_pass_and_every_required_attribute_checked() {
+        let mut item = active_item("key_1", "ci");
+        item.insert("key_hash".into(), s("ab12"));
+        item.insert("rolled_to".into(), s("key_2"));
+        item.insert("leaked_url".into(), s("https://github.com/o/r/blob/x"));
+        item.insert("leaked_source".into(), s("github"));
+        item.insert("last_used_at".into(), n(1_800_000_100));
+        item.insert("permissions".into(), AttributeValue::L(vec![s("runs:read")]));
+        item.insert("allowed_ips".into(), AttributeValue::L(vec![s("203.0.113.0/24")]));
+        let record = key_record(item.clone()).unwrap();
+        assert_eq!((record.key_id.as_str(), record.name.as_str(), record.prefix.is_empty()), ("key_1", "ci", false));
+        assert_eq!(
+            (record.rolled_to.as_deref(), record.leaked_url.as_deref(), record.leaked_source.as_deref()),
+            (Some("key_2"), Some("https://github.com/o/r/blob/x"), Some("github"))
+        );
+        assert_eq!(record.last_used_at, Some(1_800_000_100));
+        assert_eq!((record.revoked_at, record.revoked_reason), (None, None), "not revoked: no reason read");
+        assert_eq!(record.restrictions.permissions.map(|p| p.len()), Some(1));
+        assert_eq!(record.restrictions.allowed_ips.map(|a| a.len()), Some(1));
+        // Optional attributes of another type are absent, not errors.
+        let mut odd = item.clone();
+        odd.insert("rolled_to".into(), n(1));
+        odd.insert("last_used_at".into(), s("soon"));
+        let record = key_record(odd).unwrap();
+        assert_eq!((record.rolled_to, record.last_used_at), (None, None));
+        // Revoked without a reason: the reason the parser gives to none.
+        let mut revoked = item.clone();
+        revoked.insert("revoked_at".into(), s("2027-01-01T00:00:00Z"));
+        assert_eq!(key_record(revoked.clone()).unwrap().revoked_reason, Some(crate::audit::RevokedReason::parse(None)));
+        revoked.insert("revoked_at".into(), n(5));
+        assert!(key_record(revoked).is_err(), "a revocation time that is not a string is an internal error");
+        for required in ["key_id", "org_id", "name", "prefix", "created_at"] {
+            let mut missing = item.clone();
+            missing.remove(required);
+            let err = key_record(missing).unwrap_err();
+            assert!(err.to_string().contains(required), "{required}: {err}");
+            let mut wrong = item.clone();
+            wrong.insert(required.into(), AttributeValue::Bool(true));
+            assert!(key_record(wrong).is_err(), "{required} of another type");
+        }
+        let mut bad_list = item.clone();
+        bad_list.insert("allowed_ips".into(), AttributeValue::L(vec![s("not a network")]));
+        assert!(key_record(bad_list).is_err(), "a list that does not parse is never unrestricted");
     }
 }

@@ -39,13 +39,17 @@ pub(super) fn restrictions_of(item: &Item) -> Result<Restrictions, Error> {
     })
 }
 
-/// [`restrictions_of`], moving the lists out of an item that is not needed afterwards (the hot
-/// path's: a format is kept as the string the item held, not copied).
-pub(super) fn take_restrictions(item: &mut Item) -> Result<Restrictions, Error> {
+/// [`restrictions_of`] from the lists moved out of an item that is not needed afterwards (the hot
+/// path's `key_record`: a format is kept as the string the item held, not copied).
+pub(super) fn decode_lists(
+    permissions: Option<AttributeValue>,
+    formats: Option<AttributeValue>,
+    allowed_ips: Option<AttributeValue>,
+) -> Result<Restrictions, Error> {
     Ok(Restrictions {
-        permissions: list(item.remove(PERMISSIONS), PERMISSIONS, |p| Permission::parse(&p))?,
-        formats: list(item.remove(FORMATS), FORMATS, |f| is_format_slug(&f).then_some(f))?,
-        allowed_ips: list(item.remove(ALLOWED_IPS), ALLOWED_IPS, |a| parse_network(&a))?,
+        permissions: list(permissions, PERMISSIONS, |p| Permission::parse(&p))?,
+        formats: list(formats, FORMATS, |f| is_format_slug(&f).then_some(f))?,
+        allowed_ips: list(allowed_ips, ALLOWED_IPS, |a| parse_network(&a))?,
     })
 }
 
