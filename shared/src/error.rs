@@ -228,35 +228,12 @@ mod tests {
         }
     }
 
-    /// A `MakeWriter` into a shared buffer, to read what `log` wrote.
-    #[derive(Clone, Default)]
-    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Buffer {
-        type Writer = Buffer;
-        fn make_writer(&'w self) -> Buffer {
-            self.clone()
-        }
-    }
-
     #[test]
     fn server_errors_are_logged_with_their_detail_client_errors_are_not() {
-        let buffer = Buffer::default();
-        tracing::subscriber::with_default(crate::logging::subscriber(buffer.clone()), || {
+        let text = crate::logging::capture(|| {
             Error::Unavailable("GetItem: dispatch failure".into()).log("req-5xx");
             Error::OrgNotFound.log("req-4xx");
         });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         assert!(text.contains("req-5xx") && text.contains("GetItem: dispatch failure"), "{text}");
         assert!(text.contains("service_unavailable"));
         assert!(!text.contains("req-4xx"), "a client error was logged: {text}");
