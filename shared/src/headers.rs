@@ -105,6 +105,8 @@ mod tests {
         ] {
             assert!(decode(bad).is_err(), "{bad}");
         }
+        let err = decode("5").unwrap_err().to_string();
+        assert!(err.contains("an object of header names to strings"), "{err}");
         for good in [r#"{"a-B_c.1~!#$%&'*+^`|":"v"}"#, r#"{"a":" \tvisible ~"}"#, r#"{"a":""}"#] {
             assert!(decode(good).is_ok(), "{good}");
         }

@@ -26,12 +26,7 @@ pub fn subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let level = match std::env::var("LOG_LEVEL").ok().as_deref().map(str::to_ascii_lowercase).as_deref() {
-        Some("error") => tracing::Level::ERROR,
-        Some("warn") => tracing::Level::WARN,
-        Some("debug") => tracing::Level::DEBUG,
-        _ => tracing::Level::INFO,
-    };
+    let level = level(std::env::var("LOG_LEVEL").ok().as_deref());
     // Key usage lines (`crate::usage::line::emit`) are data, not diagnostics: kept at any level.
     let targets = Targets::new().with_default(level).with_target(USAGE_TARGET, tracing::Level::INFO);
     let json = tracing_subscriber::fmt::format()
@@ -47,6 +42,16 @@ where
         .with_max_level(level.max(tracing::Level::INFO))
         .finish()
         .with(targets)
+}
+
+/// The level `LOG_LEVEL` names (any case), `info` for anything else.
+fn level(var: Option<&str>) -> tracing::Level {
+    match var.map(str::to_ascii_lowercase).as_deref() {
+        Some("error") => tracing::Level::ERROR,
+        Some("warn") => tracing::Level::WARN,
+        Some("debug") => tracing::Level::DEBUG,
+        _ => tracing::Level::INFO,
+    }
 }
 
 /// `tracing_subscriber`'s JSON lines (`{"level", "fields": {"message", …}}`), except for key usage
@@ -111,6 +116,21 @@ pub(crate) fn capture(f: impl FnOnce()) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_level_names_a_level_in_any_case_and_defaults_to_info() {
+        use tracing::Level;
+        for (var, expected) in [
+            (Some("error"), Level::ERROR),
+            (Some("WARN"), Level::WARN),
+            (Some("Debug"), Level::DEBUG),
+            (Some("info"), Level::INFO),
+            (Some("trace"), Level::INFO),
+            (None, Level::INFO),
+        ] {
+            assert_eq!(level(var), expected, "{var:?}");
+        }
+    }
 
     #[test]
     fn other_lines_are_the_json_formatter_s() {

@@ -381,6 +381,10 @@ mod tests {
         assert_eq!(line, expected);
         let other = lines[0].replace("key usage", "deny");
         assert!(parse(&other, 0).is_none(), "other log lines of a function are not usage");
+        // A user agent at its longest (the line's buffer is sized from the fields).
+        let agent = "a".repeat(MAX_USER_AGENT_LEN);
+        let text = crate::logging::capture(|| emit(&Usage { user_agent: Some(&agent), ..sent }));
+        assert_eq!(parse(text.trim_end(), 0).unwrap().user_agent.as_deref(), Some(agent.as_str()));
         assert!(parse(r#"{"fields":{"message":"key usage"}}"#, 0).is_none(), "no usage field");
         assert!(parse(r#"{"fields":{"message":"key usage","usage":"{}"}}"#, 0).is_none(), "not an object");
     }
