@@ -27,6 +27,7 @@ pub mod role;
 pub mod secret_scanning;
 pub mod service;
 pub mod store;
+pub mod text;
 pub mod usage;
 
 #[cfg(feature = "http")]

@@ -26,7 +26,14 @@ pub fn subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let level = level(std::env::var("LOG_LEVEL").ok().as_deref());
+    subscriber_at(level(std::env::var("LOG_LEVEL").ok().as_deref()), writer)
+}
+
+/// [`subscriber`] at `level`, whatever `LOG_LEVEL` says.
+fn subscriber_at<W>(level: tracing::Level, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     // Key usage lines (`crate::usage::line::emit`) are data, not diagnostics: kept at any level.
     let targets = Targets::new().with_default(level).with_target(USAGE_TARGET, tracing::Level::INFO);
     let json = tracing_subscriber::fmt::format()
@@ -95,6 +102,12 @@ impl Visit for UsageField<'_, '_> {
 /// What the production subscriber writes while `f` runs (unit tests of what is logged).
 #[cfg(test)]
 pub(crate) fn capture(f: impl FnOnce()) -> String {
+    capture_at(tracing::Level::INFO, f)
+}
+
+/// [`capture`] with the subscriber at `level` (as `LOG_LEVEL` would set it).
+#[cfg(test)]
+pub(crate) fn capture_at(level: tracing::Level, f: impl FnOnce()) -> String {
     use std::sync::{Arc, Mutex};
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -109,7 +122,7 @@ pub(crate) fn capture(f: impl FnOnce()) -> String {
     }
     let buffer = Buffer::default();
     let writer = buffer.clone();
-    tracing::subscriber::with_default(subscriber(move || writer.clone()), f);
+    tracing::subscriber::with_default(subscriber_at(level, move || writer.clone()), f);
     String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
 }
 

@@ -4,27 +4,27 @@
 //! Field names are AWS's ([Lambda proxy integration input](https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html#api-gateway-simple-proxy-for-lambda-input-format));
 //! `tests/functions.rs` runs the example events and AWS's own sample through it.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use overten::store::KeyLookup;
+use overten::text::Text;
 use serde::{Deserialize, Serialize};
 
 use crate::{Call, answer_at, header_pairs};
 
 /// What `/verify` reads of a REST proxy event; its strings borrowed from the payload's text where
-/// they hold no escapes (no copy on the hot path).
+/// they hold no escapes ([`Text`]: no copy on the hot path).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct VerifyEvent<'a> {
     #[serde(borrow)]
-    pub http_method: Option<Cow<'a, str>>,
+    pub http_method: Option<Text<'a>>,
     #[serde(borrow)]
-    pub path: Option<Cow<'a, str>>,
+    pub path: Option<Text<'a>>,
     #[serde(deserialize_with = "overten::headers::deserialize")]
     pub headers: http::HeaderMap,
     #[serde(borrow, deserialize_with = "nullable")]
-    pub query_string_parameters: HashMap<Cow<'a, str>, Cow<'a, str>>,
+    pub query_string_parameters: HashMap<Text<'a>, Text<'a>>,
     #[serde(borrow, deserialize_with = "nullable")]
     request_context: Context<'a>,
 }
@@ -33,7 +33,7 @@ pub struct VerifyEvent<'a> {
 #[serde(rename_all = "camelCase", default)]
 struct Context<'a> {
     #[serde(borrow)]
-    request_id: Option<Cow<'a, str>>,
+    request_id: Option<Text<'a>>,
     #[serde(borrow, deserialize_with = "nullable")]
     identity: Identity<'a>,
 }
@@ -42,7 +42,7 @@ struct Context<'a> {
 #[serde(rename_all = "camelCase", default)]
 struct Identity<'a> {
     #[serde(borrow)]
-    source_ip: Option<Cow<'a, str>>,
+    source_ip: Option<Text<'a>>,
 }
 
 fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
@@ -79,7 +79,7 @@ pub async fn invoke<S: KeyLookup>(
                 method: event.http_method.as_deref().unwrap_or_default(),
                 path: event.path.as_deref().unwrap_or_default(),
                 headers: &event.headers,
-                query: event.query_string_parameters.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect(),
+                query: event.query_string_parameters.iter().map(|(k, v)| (&**k, &**v)).collect(),
                 source_ip: event.request_context.identity.source_ip.as_deref(),
                 request_id,
             };
@@ -101,6 +101,25 @@ pub async fn invoke<S: KeyLookup>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_event_s_strings_are_borrowed_from_the_payload() {
+        use std::borrow::Cow;
+        let text = r#"{"httpMethod":"GET","path":"/verify","headers":{"User-Agent":"curl/8"},
+            "queryStringParameters":{"format":"pdf"},
+            "requestContext":{"requestId":"r-1","identity":{"sourceIp":"203.0.113.7"}}}"#;
+        let event: VerifyEvent = serde_json::from_str(text).unwrap();
+        for text in [
+            &event.http_method,
+            &event.path,
+            &event.request_context.request_id,
+            &event.request_context.identity.source_ip,
+        ] {
+            assert!(matches!(text.as_ref().map(|t| &t.0), Some(Cow::Borrowed(_))), "{text:?}");
+        }
+        assert_eq!(event.query_string_parameters.iter().next().map(|(k, v)| (&**k, &**v)), Some(("format", "pdf")));
+        assert_eq!(event.headers["user-agent"], "curl/8");
+    }
 
     #[test]
     fn the_proxy_response_carries_the_answer_s_headers() {

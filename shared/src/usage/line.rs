@@ -74,7 +74,17 @@ struct FunctionLine {
 #[derive(Deserialize)]
 struct LineFields {
     message: String,
-    usage: Option<UsageFields>,
+    usage: Option<Written>,
+}
+
+/// The request as [`emit`] writes it: an object; or, as the release before wrote it, that
+/// object's JSON text in a string — read too, so batches written before a deploy and delivered
+/// after it (or after a rollback) still count.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Written {
+    Object(UsageFields),
+    Text(String),
 }
 
 #[derive(Deserialize)]
@@ -102,7 +112,11 @@ pub fn parse(message: &str, timestamp_ms: i64) -> Option<UsageLine> {
         if line.fields.message != USAGE_MESSAGE {
             return None;
         }
-        return build(timestamp_ms, line.fields.usage?);
+        let fields = match line.fields.usage? {
+            Written::Object(fields) => fields,
+            Written::Text(text) => serde_json::from_str(&text).ok()?,
+        };
+        return build(timestamp_ms, fields);
     }
     let mut line: AccessLogLine = serde_json::from_str(text).ok()?;
     // API Gateway logs a variable without a value as `-`.
@@ -235,7 +249,8 @@ pub fn emit(usage: &Usage<'_>) {
 }
 
 /// The tracing target of [`emit`]'s lines, which logging keeps at INFO under any `LOG_LEVEL`.
-pub const USAGE_TARGET: &str = "overten::usage";
+/// Not a module path (`overten::usage` is one): no other event of the crate can land on it.
+pub const USAGE_TARGET: &str = "overten.key_usage";
 
 #[cfg(test)]
 mod tests {
@@ -355,10 +370,10 @@ mod tests {
             user_agent: Some("curl/8.5.0 (x; \"quoted\")"),
             refused: Some("revoked_api_key"),
         };
-        // Written by the production subscriber, even at LOG_LEVEL=error's default of the others.
-        let text = crate::logging::capture(|| {
+        // Written by the production subscriber, even at LOG_LEVEL=error, which drops the others.
+        let text = crate::logging::capture_at(tracing::Level::ERROR, || {
             emit(&sent);
-            tracing::debug!("not a usage line");
+            tracing::warn!("not a usage line");
         });
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 1, "{text}");
@@ -386,7 +401,16 @@ mod tests {
         let text = crate::logging::capture(|| emit(&Usage { user_agent: Some(&agent), ..sent }));
         assert_eq!(parse(text.trim_end(), 0).unwrap().user_agent.as_deref(), Some(agent.as_str()));
         assert!(parse(r#"{"fields":{"message":"key usage"}}"#, 0).is_none(), "no usage field");
-        assert!(parse(r#"{"fields":{"message":"key usage","usage":"{}"}}"#, 0).is_none(), "not an object");
+        // The release before wrote the object as a string: still read.
+        let text = serde_json::to_string(&serde_json::json!({"level": "INFO", "fields": {
+            "message": "key usage",
+            "usage": serde_json::json!({"org_id": ORG, "key_id": KEY, "status": 200, "ip": "203.0.113.7"}).to_string(),
+        }}))
+        .unwrap();
+        let line = parse(&text, 9).unwrap();
+        assert_eq!((line.key_id.as_str(), line.status, line.ip.as_deref()), (KEY, 200, Some("203.0.113.7")));
+        assert!(parse(r#"{"fields":{"message":"key usage","usage":"{"}}"#, 0).is_none(), "not JSON");
+        assert!(parse(r#"{"fields":{"message":"key usage","usage":5}}"#, 0).is_none(), "neither shape");
     }
 
     #[test]

@@ -251,7 +251,10 @@ mod tests {
         item.insert("permissions".into(), AttributeValue::L(vec![s("runs:read")]));
         item.insert("allowed_ips".into(), AttributeValue::L(vec![s("203.0.113.0/24")]));
         let record = key_record(item.clone()).unwrap();
-        assert_eq!((record.key_id.as_str(), record.name.as_str(), record.prefix.is_empty()), ("key_1", "ci", false));
+        assert_eq!(
+            (record.key_id.as_str(), record.name.as_str(), record.prefix.as_str(), record.created_at),
+            ("key_1", "ci", "sk_live_abcd", 1_767_225_600)
+        );
         assert_eq!(
             (record.rolled_to.as_deref(), record.leaked_url.as_deref(), record.leaked_source.as_deref()),
             (Some("key_2"), Some("https://github.com/o/r/blob/x"), Some("github"))
