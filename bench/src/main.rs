@@ -153,32 +153,20 @@ async fn main() {
     let (found, get_f, find_ratios) = interleaved(find, getitem).await;
     eprintln!("bench: the own work between GetItems, {N}");
     let fixed = overten::store::FixedStore::answering(overten_bench::fresh_record());
-    let mut in_situ = Vec::with_capacity(N);
-    for _ in 0..N {
-        getitem().await;
-        in_situ.push(
-            timed(async {
-                let payload: Box<RawValue> = serde_json::from_slice(&event).unwrap();
-                let answer = authorizer::invoke(&fixed, &payload, "bench").await.expect("authorizer");
-                assert!(answer.is_allowed());
-                serde_json::to_vec(&answer).unwrap()
-            })
-            .await,
-        );
-    }
-    let mut verify_in_situ = Vec::with_capacity(N);
-    for _ in 0..N {
-        getitem().await;
-        verify_in_situ.push(
-            timed(async {
-                let payload: Box<RawValue> = serde_json::from_slice(&verify_event).unwrap();
-                let response = verify::invoke(&fixed, &payload, "bench").await;
-                assert_eq!(response.status_code, 200);
-                serde_json::to_vec(&response).unwrap()
-            })
-            .await,
-        );
-    }
+    let authorize_fixed = || async {
+        let payload: Box<RawValue> = serde_json::from_slice(&event).unwrap();
+        let answer = authorizer::invoke(&fixed, &payload, "bench").await.expect("authorizer");
+        assert!(answer.is_allowed());
+        serde_json::to_vec(&answer).unwrap()
+    };
+    let verify_fixed = || async {
+        let payload: Box<RawValue> = serde_json::from_slice(&verify_event).unwrap();
+        let response = verify::invoke(&fixed, &payload, "bench").await;
+        assert_eq!(response.status_code, 200);
+        serde_json::to_vec(&response).unwrap()
+    };
+    let in_situ = after_each(&getitem, authorize_fixed).await;
+    let verify_in_situ = after_each(&getitem, verify_fixed).await;
     if std::env::args().any(|a| a == "--in-situ-only") {
         // For `perf record` over the hot paths alone (README, "Performance").
         eprintln!(
@@ -317,6 +305,23 @@ fn spread(ratios: &[f64]) -> Value {
     let mut sorted = ratios.to_vec();
     sorted.sort_by(f64::total_cmp);
     json!({"median": round3(sorted[sorted.len() / 2]), "min": round3(sorted[0]), "max": round3(sorted[sorted.len() - 1]), "rounds": sorted.len()})
+}
+
+/// `work` timed right after a real `GetItem`, N times: its cost with the caches as cold as the hot
+/// path leaves them.
+async fn after_each<B, FB, W, FW>(getitem: B, work: W) -> Vec<f64>
+where
+    B: Fn() -> FB,
+    W: Fn() -> FW,
+    FB: std::future::Future,
+    FW: std::future::Future,
+{
+    let mut samples = Vec::with_capacity(N);
+    for _ in 0..N {
+        getitem().await;
+        samples.push(timed(work()).await);
+    }
+    samples
 }
 
 async fn timed<F: std::future::Future>(f: F) -> f64 {

@@ -20,8 +20,8 @@ use crate::text::Text;
 /// (the access log's and usage's).
 pub static READ: [HeaderName; 3] = [HeaderName::from_static(crate::credentials::X_API_KEY), AUTHORIZATION, USER_AGENT];
 
-/// `headers`: an object of strings (or `null`), each a valid header name and value; the
-/// [`READ`] ones kept.
+/// `headers`: an object of strings (or `null`); the [`READ`] ones kept, each a valid header
+/// value, the others skipped.
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HeaderMap, D::Error> {
     struct V;
     impl<'v> Visitor<'v> for V {

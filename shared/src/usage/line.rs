@@ -74,17 +74,7 @@ struct FunctionLine {
 #[derive(Deserialize)]
 struct LineFields {
     message: String,
-    usage: Option<Written>,
-}
-
-/// The request as [`emit`] writes it: an object; or, as the release before wrote it, that
-/// object's JSON text in a string — read too, so batches written before a deploy and delivered
-/// after it (or after a rollback) still count.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Written {
-    Object(UsageFields),
-    Text(String),
+    usage: Option<UsageFields>,
 }
 
 #[derive(Deserialize)]
@@ -112,11 +102,7 @@ pub fn parse(message: &str, timestamp_ms: i64) -> Option<UsageLine> {
         if line.fields.message != USAGE_MESSAGE {
             return None;
         }
-        let fields = match line.fields.usage? {
-            Written::Object(fields) => fields,
-            Written::Text(text) => serde_json::from_str(&text).ok()?,
-        };
-        return build(timestamp_ms, fields);
+        return build(timestamp_ms, line.fields.usage?);
     }
     let mut line: AccessLogLine = serde_json::from_str(text).ok()?;
     // API Gateway logs a variable without a value as `-`.
