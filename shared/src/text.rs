@@ -58,6 +58,9 @@ mod tests {
         let (k, v) = map.iter().next().unwrap();
         assert!(matches!((&k.0, &v.0), (Cow::Borrowed("k"), Cow::Borrowed("v"))));
         assert_eq!(&*Text(Cow::Borrowed("x")), "x");
+        // A deserializer that hands over owned strings (a `Value`): kept, not emptied.
+        let owned = Text::deserialize(serde_json::Value::String("x".into())).unwrap();
+        assert!(matches!(owned.0, Cow::Owned(s) if s == "x"));
         assert!(serde_json::from_str::<Text>("5").unwrap_err().to_string().contains("a string"));
     }
 }
