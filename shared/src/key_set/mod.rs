@@ -1,6 +1,7 @@
 //! A set of public keys fetched from an endpoint and cached across invocations of a warm Lambda:
 //! Google's Firebase token-signing keys, GitHub's secret-scanning keys. The format of each set is
-//! a [`KeySetFormat`]; where it comes from is a [`KeySource`] (HTTPS in production, [`HttpSource`]);
+//! a [`KeySetFormat`]; where it comes from is a [`KeySource`] (`source.rs`; HTTPS in production,
+//! [`HttpSource`]);
 //! the caching rules are the same for both:
 //!
 //! - a set is kept for its response's `Cache-Control: max-age` (5 minutes without one, 24 hours at
@@ -22,11 +23,12 @@
 //!   fetch succeeds;
 //! - key-endpoint failures are `Unavailable`, never blamed on the caller.
 //!
-//! Time is tokio's [`Instant`], so the unit tests below run these rules on a paused clock.
+
+mod source;
+
+pub use source::{Credential, FetchError, Fetched, HttpSource, KeySource, MAX_KEY_SET_BYTES, USER_AGENT};
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -46,15 +48,8 @@ pub const MAX_STALENESS: Duration = Duration::from_secs(24 * 3600);
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest back-off: a recovered endpoint is used again within a minute.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// The largest key-set response read (Google's and GitHub's are 1–3 KB).
-pub const MAX_KEY_SET_BYTES: usize = 256 * 1024;
 /// The longest wait an endpoint's own `Retry-After` or rate-limit reset can ask for.
 pub const MAX_ENDPOINT_WAIT: Duration = Duration::from_secs(3600);
-
-/// What every outbound request of this service says it is (GitHub refuses requests without a
-/// `User-Agent`; everyone else may use it to tell us apart).
-pub const USER_AGENT: &str = concat!("overten-api-keys/", env!("CARGO_PKG_VERSION"));
-
 /// How one endpoint's key set is read.
 pub trait KeySetFormat: Send + Sync + 'static {
     type Key: Clone + Send + Sync;
@@ -67,138 +62,6 @@ pub trait KeySetFormat: Send + Sync + 'static {
     /// The caller's error for an id that names no key of the current set.
     fn unknown_key() -> Error;
 }
-
-/// A response of the key endpoint.
-pub enum Fetched {
-    /// A key set, its `max-age` and `ETag`, if any.
-    Set { body: Vec<u8>, max_age: Option<Duration>, etag: Option<String> },
-    /// `304 Not Modified`: the set whose `ETag` was sent is still current.
-    NotModified { max_age: Option<Duration> },
-}
-
-/// A failed fetch: what went wrong (for the log) and, when the endpoint said so, how long to wait
-/// before asking again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchError {
-    pub message: String,
-    pub retry_after: Option<Duration>,
-}
-
-impl From<String> for FetchError {
-    fn from(message: String) -> Self {
-        FetchError { message, retry_after: None }
-    }
-}
-
-/// Where a key set comes from. `etag` is the current set's, for a conditional request.
-pub trait KeySource: Send + Sync + 'static {
-    fn fetch(&self, etag: Option<&str>) -> impl Future<Output = Result<Fetched, FetchError>> + Send;
-}
-
-/// A credential read on first use (GitHub's token from Secrets Manager): the value for the
-/// `Authorization` header. The error is for the log and must not contain the credential.
-pub trait Credential: Send + Sync + 'static {
-    fn authorization(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>>;
-}
-
-/// A key set fetched with `GET` over HTTP(S), with this service's `User-Agent`, the format's
-/// headers and, when configured, an `Authorization` header read once on first use.
-pub struct HttpSource {
-    url: String,
-    http: reqwest::Client,
-    credential: Option<Arc<dyn Credential>>,
-    /// The credential's header value once read; forgotten when the endpoint refuses it (`401`),
-    /// so a rotated secret is read again on the next fetch.
-    authorization: tokio::sync::Mutex<Option<reqwest::header::HeaderValue>>,
-}
-
-impl HttpSource {
-    /// `timeout` bounds the connection and the whole fetch.
-    pub fn new(url: String, timeout: Duration, headers: &[(&str, &str)]) -> Result<Self, Error> {
-        let mut default_headers = reqwest::header::HeaderMap::new();
-        for (name, value) in headers {
-            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| Error::Internal(format!("key-set header {name}: {e}")))?;
-            let value = reqwest::header::HeaderValue::from_str(value)
-                .map_err(|e| Error::Internal(format!("key-set header {name}: {e}")))?;
-            default_headers.insert(name, value);
-        }
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .default_headers(default_headers)
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .build()
-            .map_err(|e| Error::Internal(format!("building the key-set client: {e}")))?;
-        Ok(HttpSource { url, http, credential: None, authorization: tokio::sync::Mutex::new(None) })
-    }
-
-    async fn authorization(&self) -> Result<Option<reqwest::header::HeaderValue>, String> {
-        let Some(credential) = &self.credential else { return Ok(None) };
-        let mut cached = self.authorization.lock().await;
-        if let Some(value) = cached.as_ref() {
-            return Ok(Some(value.clone()));
-        }
-        let text = credential.authorization().await?;
-        let mut value = reqwest::header::HeaderValue::from_str(&text)
-            .map_err(|_| "the credential is not a valid header value".to_owned())?;
-        value.set_sensitive(true);
-        *cached = Some(value.clone());
-        Ok(Some(value))
-    }
-}
-
-impl KeySource for HttpSource {
-    async fn fetch(&self, etag: Option<&str>) -> Result<Fetched, FetchError> {
-        let mut request = self.http.get(&self.url);
-        let authorization = self.authorization().await?;
-        if let Some(authorization) = &authorization {
-            request = request.header(reqwest::header::AUTHORIZATION, authorization.clone());
-        }
-        if let Some(etag) = etag {
-            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
-        }
-        let response = request.send().await.map_err(|e| e.without_url().to_string())?;
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-        let max_age = header("cache-control").and_then(max_age);
-        if response.status() == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
-            return Ok(Fetched::NotModified { max_age });
-        }
-        if response.status() == reqwest::StatusCode::UNAUTHORIZED && authorization.is_some() {
-            // Revoked or rotated: read the secret again on the next fetch (after the back-off).
-            *self.authorization.lock().await = None;
-            return Err(format!("HTTP {} (the credential was refused)", response.status()).into());
-        }
-        if !response.status().is_success() {
-            // GitHub: "If you receive a rate limit error, you should stop making requests
-            // temporarily": until `retry-after` seconds, or with no requests remaining until
-            // `x-ratelimit-reset` (epoch seconds).
-            let exhausted = header("x-ratelimit-remaining") == Some("0");
-            let retry_after =
-                header("retry-after").and_then(|v| v.parse().ok()).map(Duration::from_secs).or_else(|| {
-                    let reset: u64 = header("x-ratelimit-reset")?.parse().ok()?;
-                    let now = crate::clock::now_secs().max(0) as u64;
-                    exhausted.then(|| Duration::from_secs(reset.saturating_sub(now).max(1)))
-                });
-            let status = response.status();
-            let message =
-                if exhausted { format!("HTTP {status} (rate limit exhausted)") } else { format!("HTTP {status}") };
-            return Err(FetchError { message, retry_after });
-        }
-        let etag = header("etag").filter(|e| !e.is_empty() && e.len() <= 256).map(str::to_owned);
-        // A key set is a few kilobytes: read at most MAX_KEY_SET_BYTES of whatever the endpoint sends.
-        let mut response = response;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| e.without_url().to_string())? {
-            if body.len() + chunk.len() > MAX_KEY_SET_BYTES {
-                return Err(format!("the key set is larger than {MAX_KEY_SET_BYTES} bytes").into());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Fetched::Set { body, max_age, etag })
-    }
-}
-
 struct KeySet<K> {
     keys: Arc<HashMap<String, K>>,
     etag: Option<String>,
@@ -351,17 +214,6 @@ impl<F: KeySetFormat, S: KeySource> KeySetCache<F, S> {
         // Nothing usable, and the endpoint failed a moment ago: no fetch until the back-off ends.
         backing_off.then(|| Err(Error::Unavailable(format!("{}: backing off after a failed fetch", F::WHAT))))
     }
-}
-
-/// `max-age` of a `Cache-Control` value.
-fn max_age(header: &str) -> Option<Duration> {
-    header
-        .split(',')
-        .find_map(|directive| {
-            let (name, value) = directive.trim().split_once('=')?;
-            name.trim().eq_ignore_ascii_case("max-age").then(|| value.trim().trim_matches('"').parse().ok())?
-        })
-        .map(Duration::from_secs)
 }
 
 #[cfg(test)]
