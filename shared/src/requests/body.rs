@@ -18,7 +18,10 @@ pub(super) fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// The three lists of a body, before validation.
+/// The three lists of a body, before validation. Each body declares the three fields itself and
+/// hands them over here: serde's `flatten` would read them once, but it cannot be combined with
+/// `deny_unknown_fields` (serde's documentation, "Struct flattening"), and an unknown field must
+/// stay a 400.
 pub(super) struct ListsBody {
     pub(super) permissions: Option<Option<Vec<String>>>,
     pub(super) formats: Option<Option<Vec<String>>>,
