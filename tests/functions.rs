@@ -4,7 +4,7 @@
 
 use authorizer::{AuthContext, AuthorizerResponse};
 use lambda_http::{Body, Response};
-use overten::store::{DynamoStore, Membership, NewOrg, Orgs};
+use overten::store::{CreateOrg, DynamoStore, Membership, NewOrg};
 use overten_tests::counting::CountingStore;
 use overten_tests::events::{
     authorize, body_json, http_api_authorizer_event, rest_authorizer_event, rest_request, rest_request_with_authorizer,

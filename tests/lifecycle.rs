@@ -7,7 +7,7 @@ use lambda_http::{Body, Response};
 use overten::audit::{Actor, Audit};
 use overten::clock::{Clock, now_secs, rfc3339};
 use overten::service;
-use overten::store::{CreateKey, DynamoStore, KeyLookup, Orgs, RollKey};
+use overten::store::{CreateKey, CreateOrg, DynamoStore, KeyLookup, RollKey};
 use overten_tests::counting::CountingStore;
 use overten_tests::events::{self, body_json, rest_authorizer_event, rest_request};
 use overten_tests::{emulator_user, emulator_verifier, fresh_store};

@@ -5,8 +5,8 @@ use overten::Error;
 use overten::clock::now_secs;
 use overten::ids::{new_key_id, new_org_id, new_webhook_secret};
 use overten::store::{
-    CreateKey, Inherit, KeyLookup, KeyUpdate, ListKeys, ListQuery, Membership, NewKey, NewOrg, Orgs, RevokeKey,
-    RollKey, UpdateKey,
+    CreateKey, CreateOrg, Inherit, KeyLookup, KeyUpdate, ListKeys, ListQuery, Membership, NewKey, NewOrg, Orgs,
+    RevokeKey, RollKey, UpdateKey,
 };
 use overten_tests::{fresh_store, revoked, user};
 

@@ -82,7 +82,4 @@ impl overten::store::KeyLookup for DecodingStore {
     async fn touch_key(&self, _: &overten::api_key::KeyHash, _: i64) -> Result<(), overten::Error> {
         Ok(())
     }
-    async fn find_keys(&self, hashes: &[overten::api_key::KeyHash]) -> Result<Vec<Option<KeyRecord>>, overten::Error> {
-        Ok(vec![None; hashes.len()])
-    }
 }

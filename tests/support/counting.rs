@@ -1,4 +1,4 @@
-//! A key lookup ([`KeyLookup`]) that counts the calls reaching the real DynamoDB adapter, to prove that
+//! A key lookup ([`KeyLookup`], [`FindKeys`]) that counts the calls reaching the real DynamoDB adapter, to prove that
 //! malformed keys cost no database read and a key costs one.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use overten::Error;
 use overten::api_key::KeyHash;
 use overten::audit::{Audit, Change};
-use overten::store::{DynamoStore, KeyLookup, KeyRecord, RevokeKey};
+use overten::store::{DynamoStore, FindKeys, KeyLookup, KeyRecord, RevokeKey};
 
 pub struct CountingStore {
     pub inner: DynamoStore,
@@ -43,6 +43,9 @@ impl KeyLookup for CountingStore {
         self.count();
         self.inner.touch_key(hash, now).await
     }
+}
+
+impl FindKeys for CountingStore {
     async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
         self.count();
         self.reads.fetch_add(1, Ordering::SeqCst);

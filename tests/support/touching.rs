@@ -49,7 +49,4 @@ impl<S: KeyLookup> KeyLookup for TouchingStore<S> {
             }
         }
     }
-    async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
-        self.inner.find_keys(hashes).await
-    }
 }

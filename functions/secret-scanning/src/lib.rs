@@ -15,7 +15,7 @@ use overten::config::GithubKeysConfig;
 use overten::http::{audit_of, body_up_to, finish, json_response, request_id, segments};
 use overten::secret_scanning::signature::{self, GithubKeyCache};
 use overten::secret_scanning::{MAX_BODY_BYTES, parse_delivery, process};
-use overten::store::{DynamoStore, KeyLookup, RevokeKey};
+use overten::store::{DynamoStore, FindKeys, RevokeKey};
 
 pub const ROUTE: &str = "POST /secret-scanning/github";
 
@@ -60,11 +60,11 @@ impl<S> App<S> {
     }
 }
 
-pub async fn handle<S: KeyLookup + RevokeKey>(app: &App<S>, req: Request) -> Response<Body> {
+pub async fn handle<S: FindKeys + RevokeKey>(app: &App<S>, req: Request) -> Response<Body> {
     overten::role::scope(env!("CARGO_PKG_NAME"), dispatch(app, req)).await
 }
 
-async fn dispatch<S: KeyLookup + RevokeKey>(app: &App<S>, req: Request) -> Response<Body> {
+async fn dispatch<S: FindKeys + RevokeKey>(app: &App<S>, req: Request) -> Response<Body> {
     let request_id = request_id(&req);
     let result = match (req.method().as_str(), segments(&req).as_slice()) {
         ("POST", ["secret-scanning", "github"]) => deliver(app, &req, &request_id).await,
@@ -74,7 +74,7 @@ async fn dispatch<S: KeyLookup + RevokeKey>(app: &App<S>, req: Request) -> Respo
     finish(&request_id, ROUTE, result, None)
 }
 
-async fn deliver<S: KeyLookup + RevokeKey>(
+async fn deliver<S: FindKeys + RevokeKey>(
     app: &App<S>,
     req: &Request,
     request_id: &str,

@@ -18,7 +18,7 @@
 use overten::audit::{Actor, Audit};
 use overten::secret_scanning::signature::{LocalSigner, key_set_document};
 use overten::service;
-use overten::store::{DynamoStore, KeyLookup, KeyRecord, KeyStatus, NewOrg, Orgs};
+use overten::store::{CreateOrg, DynamoStore, KeyLookup, KeyRecord, KeyStatus, NewOrg};
 use overten::{ApiKey, Error};
 use serde_json::{Value, json};
 

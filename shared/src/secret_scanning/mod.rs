@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api_key::{ApiKey, KeyHash};
 use crate::audit::{Audit, Change};
 use crate::error::Error;
-use crate::store::{KeyLookup, RevokeKey};
+use crate::store::{FindKeys, RevokeKey};
 
 /// Most tokens one delivery may report.
 pub const MAX_TOKENS: usize = 1000;
@@ -96,7 +96,7 @@ fn delivery_error(e: &serde_json::Error) -> String {
 }
 
 /// Labels every match and revokes the live keys among them, as `audit` (GitHub, this request).
-pub async fn process<S: KeyLookup + RevokeKey>(
+pub async fn process<S: FindKeys + RevokeKey>(
     store: &S,
     matches: &[Match],
     audit: &Audit,

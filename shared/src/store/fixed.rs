@@ -68,11 +68,4 @@ impl KeyLookup for FixedStore {
     async fn touch_key(&self, _: &KeyHash, _: i64) -> Result<(), Error> {
         Ok(())
     }
-    async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
-        let mut found = Vec::with_capacity(hashes.len());
-        for hash in hashes {
-            found.push(self.find_key(hash).await?);
-        }
-        Ok(found)
-    }
 }

@@ -1,5 +1,5 @@
 //! The key store: what the functions need from storage, as small traits by capability (the
-//! ports, [`ports`]: a key lookup, membership, orgs, the key lifecycle), each function asking only
+//! ports, [`ports`]: a key lookup, a batch find, membership, orgs, the key lifecycle), each function asking only
 //! for those it uses, and their DynamoDB implementation (the adapter). Tests and benchmarks wrap
 //! the real adapter, or stand in for one capability, e.g. to count the calls of a lookup.
 
@@ -16,8 +16,8 @@ pub use dynamodb::{DynamoStore, DynamoUsage, MAX_ORGS_PER_USER, TOUCH_INTERVAL_S
 #[cfg(feature = "testing")]
 pub use fixed::{FixedStore, sample_record};
 pub use ports::{
-    CreateKey, KeyLifecycle, KeyLookup, ListEvents, ListKeys, Membership, OrgKeys, Orgs, ReadUsage, RecordUsage,
-    RevokeKey, RollKey, UpdateKey, UsageWrite,
+    CreateKey, CreateOrg, FindKeys, KeyLifecycle, KeyLookup, ListEvents, ListKeys, Membership, OrgKeys, Orgs,
+    ReadUsage, RecordUsage, RevokeKey, RollKey, UpdateKey, UsageWrite,
 };
 pub use records::{Inherit, KeyPage, KeyRecord, KeyStatus, KeySummary, KeyUpdate, ListQuery, NewKey, NewOrg, Rolled};
 

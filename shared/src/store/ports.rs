@@ -9,17 +9,18 @@ use crate::api_key::KeyHash;
 use crate::audit::{Audit, Change, EventPage, EventQuery};
 use crate::error::Error;
 
-/// Keys by hash: the authorizer's and `/verify`'s one read and their `last_used_at` write, and
-/// secret scanning's batch read.
+/// Keys by hash: the authorizer's and `/verify`'s one read and their `last_used_at` write.
 pub trait KeyLookup: Send + Sync {
     /// The hot path: one strongly consistent read by key hash.
     fn find_key(&self, hash: &KeyHash) -> impl Future<Output = Result<Option<KeyRecord>, Error>> + Send;
 
     /// Sets `last_used_at` to `now` unless another call did so less than a minute ago.
     fn touch_key(&self, hash: &KeyHash, now: i64) -> impl Future<Output = Result<(), Error>> + Send;
+}
 
-    /// Many keys by hash, in the order given, in as few reads as DynamoDB allows (secret
-    /// scanning).
+/// Many keys by hash at once: secret scanning's batch read (a hot-path store need not have it).
+pub trait FindKeys: Send + Sync {
+    /// The record of each hash, in the order given, in as few reads as DynamoDB allows.
     fn find_keys(&self, hashes: &[KeyHash]) -> impl Future<Output = Result<Vec<Option<KeyRecord>>, Error>> + Send;
 }
 
@@ -30,8 +31,7 @@ pub trait Membership: Send + Sync {
     fn is_member(&self, org_id: &str, uid: &str) -> impl Future<Output = Result<bool, Error>> + Send;
 }
 
-/// Orgs and their owners: signup (a new org, or API access for a dashboard org) and the operator
-/// CLI's `org create`.
+/// Orgs and their owners as signup makes them: a new org, or API access for a dashboard org.
 pub trait Orgs: Send + Sync {
     /// Signup with `org_name`: org, owner membership, first key, the owner's org count and the
     /// `org.created` event in one transaction (`OrgLimitReached` past [`MAX_ORGS_PER_USER`](super::MAX_ORGS_PER_USER)).
@@ -52,8 +52,11 @@ pub trait Orgs: Send + Sync {
         key: &NewKey,
         audit: &Audit,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+}
 
-    /// Creates an org the way the dashboard does: the org and its owner, no API access yet.
+/// An org the way the dashboard creates one: the org and its owner, no API access yet (the
+/// operator CLI's `org create`; tests' dashboard orgs).
+pub trait CreateOrg: Send + Sync {
     fn create_org(&self, org: &NewOrg) -> impl Future<Output = Result<(), Error>> + Send;
 }
 

@@ -118,9 +118,6 @@ impl KeyLookup for Recorder {
             Touch::Stall => std::future::pending().await,
         }
     }
-    async fn find_keys(&self, _: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
-        unreachable!("not an operation of service.rs")
-    }
 }
 
 impl Membership for Recorder {
@@ -142,9 +139,6 @@ impl Orgs for Recorder {
         self.log(format!("enable_api {org_id} {}", audit.request_id));
         self.new_keys.lock().unwrap().push(key.clone());
         Ok(())
-    }
-    async fn create_org(&self, _: &NewOrg) -> Result<(), Error> {
-        unreachable!("not an operation of service.rs")
     }
 }
 

@@ -11,7 +11,7 @@ use super::items::{Item, get_s, key_record};
 use super::retry::{RetryBudget, build_error, sdk_error};
 use crate::api_key::KeyHash;
 use crate::error::Error;
-use crate::store::KeyRecord;
+use crate::store::{FindKeys, KeyRecord};
 
 /// DynamoDB's most keys per `BatchGetItem`.
 pub const BATCH_GET_MAX: usize = 100;
@@ -62,9 +62,11 @@ impl DynamoStore {
         }
         Ok((items, units))
     }
+}
 
+impl FindKeys for DynamoStore {
     /// The record of each hash, in the order asked (secret scanning).
-    pub(super) async fn batch_find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
+    async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
         let wanted: Vec<&str> = hashes.iter().map(KeyHash::as_str).collect();
         let (items, _) = self.batch_get_keys(&wanted, None).await?;
         let mut found: HashMap<String, KeyRecord> = HashMap::with_capacity(items.len());

@@ -1,5 +1,5 @@
 //! The hot path's reads and write: a key by hash (one strongly consistent `GetItem`), its
-//! `last_used_at` (at most once a minute, conditioned), and many keys by hash (`batch.rs`).
+//! `last_used_at` (at most once a minute, conditioned). Many keys at once: `batch.rs`.
 
 use super::items::{key_record, n, s};
 use super::retry::sdk_error;
@@ -41,8 +41,5 @@ impl KeyLookup for DynamoStore {
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
             Err(err) => Err(sdk_error("UpdateItem", err)),
         }
-    }
-    async fn find_keys(&self, hashes: &[KeyHash]) -> Result<Vec<Option<KeyRecord>>, Error> {
-        self.batch_find_keys(hashes).await
     }
 }

@@ -13,7 +13,7 @@ use super::{DynamoStore, MAX_ORGS_PER_USER};
 use crate::audit::{Audit, Change};
 use crate::clock::rfc3339;
 use crate::error::Error;
-use crate::store::{Membership, NewKey, NewOrg, Orgs};
+use crate::store::{CreateOrg, Membership, NewKey, NewOrg, Orgs};
 
 impl Membership for DynamoStore {
     async fn is_member(&self, org_id: &str, uid: &str) -> Result<bool, Error> {
@@ -45,6 +45,9 @@ impl Orgs for DynamoStore {
             Err(cancelled) => Err(enable_failure(&cancelled)),
         }
     }
+}
+
+impl CreateOrg for DynamoStore {
     async fn create_org(&self, org: &NewOrg) -> Result<(), Error> {
         let mut tx = Transaction::new();
         tx.extend(Step::NewOrg, self.org_puts(org, None)?);
