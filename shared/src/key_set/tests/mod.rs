@@ -1,97 +1,13 @@
-//! The caching, refetch, back-off and staleness rules on a paused clock with a scripted source.
+//! The caching, refetch, back-off and staleness rules on a paused clock with a scripted source
+//! (`script.rs`).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod script;
+
+use std::sync::atomic::Ordering;
+
+use script::*;
 
 use super::*;
-
-/// A set whose body is a JSON object of id → key.
-struct TestKeys;
-
-impl KeySetFormat for TestKeys {
-    type Key = String;
-    const WHAT: &'static str = "test keys";
-
-    fn parse(body: &[u8]) -> Result<HashMap<String, String>, String> {
-        serde_json::from_slice(body).map_err(|e| e.to_string())
-    }
-
-    fn unknown_key() -> Error {
-        Error::InvalidSignature
-    }
-}
-
-/// A scripted answer of the endpoint.
-#[derive(Clone, Copy)]
-enum Answer {
-    /// A set (JSON body), its max-age in seconds, its ETag.
-    Set(&'static str, Option<u64>, Option<&'static str>),
-    /// 304, with a max-age.
-    NotModified(Option<u64>),
-    /// A failure, with the wait the endpoint asked for, in seconds.
-    Fail(Option<u64>),
-}
-
-/// Answers from a script (the last answer repeats), counting fetches and recording the ETag each
-/// sent, each fetch taking `delay`.
-#[derive(Default)]
-struct Script {
-    answers: Mutex<VecDeque<Answer>>,
-    calls: AtomicUsize,
-    etags: Mutex<Vec<Option<String>>>,
-    delay: Duration,
-}
-
-impl Script {
-    fn then(self, answer: Answer) -> Self {
-        self.answers.lock().unwrap().push_back(answer);
-        self
-    }
-}
-
-impl KeySource for Arc<Script> {
-    async fn fetch(&self, etag: Option<&str>) -> Result<Fetched, FetchError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.etags.lock().unwrap().push(etag.map(str::to_owned));
-        tokio::time::sleep(self.delay).await;
-        let answer = {
-            let mut answers = self.answers.lock().unwrap();
-            if answers.len() > 1 { answers.pop_front() } else { answers.front().copied() }
-        };
-        let secs = |s: Option<u64>| s.map(Duration::from_secs);
-        match answer.expect("a scripted answer") {
-            Answer::Set(body, max_age, etag) => Ok(Fetched::Set {
-                body: body.as_bytes().to_vec(),
-                max_age: secs(max_age),
-                etag: etag.map(str::to_owned),
-            }),
-            Answer::NotModified(max_age) => Ok(Fetched::NotModified { max_age: secs(max_age) }),
-            Answer::Fail(wait) => Err(FetchError { message: "HTTP 500".into(), retry_after: secs(wait) }),
-        }
-    }
-}
-
-fn cache(script: Script) -> (KeySetCache<TestKeys, Arc<Script>>, Arc<Script>) {
-    let script = Arc::new(script);
-    (KeySetCache::with_source(script.clone()), script)
-}
-
-const A: Answer = Answer::Set(r#"{"a": "key-a"}"#, Some(600), None);
-const AB: Answer = Answer::Set(r#"{"a": "key-a2", "b": "key-b"}"#, Some(600), None);
-const DOWN: Answer = Answer::Fail(None);
-
-fn is_unavailable(r: &Result<String, Error>) -> bool {
-    matches!(r, Err(Error::Unavailable(_)))
-}
-
-fn is_unknown(r: &Result<String, Error>) -> bool {
-    matches!(r, Err(Error::InvalidSignature))
-}
-
-async fn wait(secs: u64) {
-    tokio::time::advance(Duration::from_secs(secs)).await;
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_fresh_set_answers_known_ids_without_fetching_until_its_max_age() {
