@@ -22,7 +22,8 @@ if [ "$#" -gt 0 ] || [ "$status" -ne 0 ]; then export OVERTEN_IAM_PARTIAL=1; fi
 echo
 iam_status=0
 if [ "$status" -ne 0 ] && [ ! -s "$OVERTEN_IAM_RECORD" ]; then
-  # Nothing ran (a build or link error above): an IAM failure here would only hide that cause.
+  # No function made a call (a build or link error, or a test binary that failed before any
+  # function ran): an IAM failure here would only hide that cause.
   echo "IAM check skipped: cargo test failed before any function made a call (see above)"
 else
   echo "IAM check: the calls recorded in $OVERTEN_IAM_RECORD against template.yaml"

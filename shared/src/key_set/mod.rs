@@ -1,8 +1,7 @@
 //! A set of public keys fetched from an endpoint and cached across invocations of a warm Lambda:
 //! Google's Firebase token-signing keys, GitHub's secret-scanning keys. The format of each set is
-//! a [`KeySetFormat`]; where it comes from is a [`KeySource`] (`source.rs`; HTTPS in production,
-//! [`HttpSource`]);
-//! the caching rules are the same for both:
+//! a [`KeySetFormat`]; where it comes from is a [`KeySource`] (HTTPS in production: [`HttpSource`],
+//! in `source.rs`); the caching rules are the same for both:
 //!
 //! - a set is kept for its response's `Cache-Control: max-age` (5 minutes without one, 24 hours at
 //!   most), and a known key is served from it without any fetch; an expired set that came with an
@@ -22,7 +21,6 @@
 //!   [`MAX_STALENESS`] (24 hours) past its expiry, then every request is `Unavailable` until a
 //!   fetch succeeds;
 //! - key-endpoint failures are `Unavailable`, never blamed on the caller.
-//!
 
 mod source;
 
