@@ -94,6 +94,9 @@ async fn the_http_source_sends_no_authorization_without_a_credential_and_reports
     // An etag too long to send back (or empty) is not kept.
     let long = http_answer("200 OK", &format!("etag: \"{}\"\r\n", "e".repeat(300)), r#"{"a": "k"}"#);
     let empty = http_answer("200 OK", "etag: \r\n", r#"{"a": "k"}"#);
+    // 256 KiB (README, "Key sets"): a hundred times Google's and GitHub's sets, so a grown set
+    // still fits, and a flood from a broken or hostile endpoint stays small.
+    assert_eq!(MAX_KEY_SET_BYTES, 262_144);
     let huge = http_answer("200 OK", "", &"x".repeat(MAX_KEY_SET_BYTES + 1));
     let limit = http_answer("200 OK", "", &"x".repeat(MAX_KEY_SET_BYTES));
     let (url, heads) =

@@ -193,14 +193,18 @@ async fn a_roll_passes_its_grace_and_name_and_answers_what_the_store_did() {
     assert_eq!((rolled.rolled_from.as_str(), rolled.old_key_expires_at.as_str()), (KEY, rfc3339(NOW + 3600).as_str()));
     assert_created_now(&rolled.key.created_at);
 
+    // The lists too are the store's answer (the old key's, or the request's over them): the new
+    // key's response shows what was stored, not the unrestricted draft.
+    let settled = Restrictions { formats: Some(vec!["pdf".into()]), ..Restrictions::default() };
     let store = Recorder {
-        rolled: Rolled { old_key_expires_at: NOW, name: "v2".into(), restrictions: Default::default() },
+        rolled: Rolled { old_key_expires_at: NOW, name: "v2".into(), restrictions: settled.clone() },
         ..Recorder::new()
     };
     let rolled = roll_key(&store, ORG, KEY, roll_request(Some("v2")), &operator()).await.unwrap();
     assert_eq!(store.calls(), [format!("roll_key {ORG} {KEY} keep_name=false grace=600 req-operator")]);
     assert_eq!(store.new_key().name, "v2");
     assert_eq!((rolled.key.name.as_str(), rolled.old_key_expires_at), ("v2", rfc3339(NOW)));
+    assert_eq!(rolled.key.restrictions, settled);
 
     let store = Recorder::new();
     let renamed = update_key(&store, ORG, KEY, &rename("renamed"), &member()).await.unwrap();
