@@ -58,6 +58,34 @@ async fn a_key_is_live_until_the_second_before_it_expires_and_never_once_revoked
     assert_eq!(authenticate(&store, &headers(&key)).await.unwrap().key_id, KEY);
 }
 
+/// A refusal keeps the record of a key of ours that ended, and names it for that key's usage
+/// more finely than the response does; an unknown key has no record and no usage code.
+#[tokio::test]
+async fn a_refusal_keeps_an_ended_key_and_says_how_it_ended() {
+    let key = ApiKey::generate();
+    let mut revoked = record(None, None);
+    revoked.revoked_at = Some(NOW - 5);
+    let store = Recorder::new().with_key(&key, revoked);
+    let refused = authenticate_key_at(&store, &headers(&key), NOW).await.unwrap_err();
+    assert!(matches!(refused.error, Error::UnknownApiKey), "the response must not tell revoked from unknown");
+    assert_eq!(
+        (refused.key.as_ref().map(|k| k.key_id.as_str()), refused.usage_code()),
+        (Some(KEY), Some("revoked_api_key"))
+    );
+
+    let store = Recorder::new().with_key(&key, record(Some(NOW), None));
+    let refused = authenticate_key_at(&store, &headers(&key), NOW).await.unwrap_err();
+    assert!(matches!(refused.error, Error::ExpiredApiKey));
+    assert_eq!(
+        (refused.key.as_ref().map(|k| k.key_id.as_str()), refused.usage_code()),
+        (Some(KEY), Some("expired_api_key"))
+    );
+
+    let refused = authenticate_key_at(&Recorder::new(), &headers(&key), NOW).await.unwrap_err();
+    assert!(matches!(refused.error, Error::UnknownApiKey));
+    assert!(refused.key.is_none() && refused.usage_code().is_none(), "not ours: nothing to count");
+}
+
 /// On a paused clock: a stale `last_used_at` is written with the time of the call; a stuck write
 /// costs the key exactly `TOUCH_BUDGET`, a failed one nothing, and neither refuses it.
 #[tokio::test(start_paused = true)]
