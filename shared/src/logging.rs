@@ -99,15 +99,16 @@ impl Visit for UsageField<'_, '_> {
     fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {}
 }
 
-/// What the production subscriber writes while `f` runs (unit tests of what is logged).
-#[cfg(test)]
-pub(crate) fn capture(f: impl FnOnce()) -> String {
+/// What the production subscriber writes while `f` runs (unit tests of what is logged, here and
+/// in the functions' crates through the `testing` feature).
+#[cfg(any(test, feature = "testing"))]
+pub fn capture(f: impl FnOnce()) -> String {
     capture_at(tracing::Level::INFO, f)
 }
 
 /// [`capture`] with the subscriber at `level` (as `LOG_LEVEL` would set it).
-#[cfg(test)]
-pub(crate) fn capture_at(level: tracing::Level, f: impl FnOnce()) -> String {
+#[cfg(any(test, feature = "testing"))]
+pub fn capture_at(level: tracing::Level, f: impl FnOnce()) -> String {
     use std::sync::{Arc, Mutex};
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);

@@ -377,3 +377,98 @@ proptest! {
         prop_assert_eq!(matches!(answer, Err(AuthorizerError::Store(_))), failing && well_formed, "{:?}", answer);
     }
 }
+
+/// A REST or HTTP API event for the table's route `method resource`, with a key and a user agent.
+fn routed(http_api: bool, method: &str, resource: &str, key: &str, agent: &str) -> Value {
+    let headers = serde_json::json!({"x-api-key": key, "user-agent": agent});
+    let arn = format!("arn:aws:execute-api:us-east-1:123456789012:abc/prod/{method}{resource}");
+    if http_api {
+        serde_json::json!({"version": "2.0", "type": "REQUEST", "routeArn": arn, "routeKey": format!("{method} {resource}"),
+            "headers": headers, "requestContext": {"http": {"method": method, "path": resource}}})
+    } else {
+        serde_json::json!({"type": "REQUEST", "methodArn": arn, "httpMethod": method, "resource": resource,
+            "headers": headers, "multiValueHeaders": {}, "requestContext": {}})
+    }
+}
+
+/// Field by field, what downstream services and the access log read: an Allow for a restricted
+/// key that expires (its ids, its end, its lists), and a permission denial (its ids for the
+/// usage line, the contract's code, message and `required`), each with the user agent.
+#[test]
+fn an_allow_and_a_permission_denial_carry_their_whole_context() {
+    let key = overten::ApiKey::generate();
+    let mut record = overten::store::sample_record("key_live", false);
+    record.expires_at = Some(1_893_456_000);
+    record.restrictions = overten::restrictions::Restrictions {
+        permissions: Some(vec![overten::restrictions::Permission::parse("runs:read").unwrap()]),
+        formats: Some(vec!["pdf".into()]),
+        allowed_ips: None,
+    };
+    let store = FixedStore::with_keys(vec![(key.hash(), record)]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    for http_api in [false, true] {
+        let event = routed(http_api, "GET", "/v1/runs/{run_id}", key.expose_secret(), "curl/8.5.0");
+        let allowed = runtime.block_on(answer(&store, &event)).unwrap();
+        assert!(allowed.is_allowed(), "{allowed:?}");
+        let expected = AuthContext {
+            org_id: Some("org_1".into()),
+            key_id: Some("key_live".into()),
+            expires_at: Some("2030-01-01T00:00:00Z".into()),
+            permissions: Some("runs:read".into()),
+            formats: Some("pdf".into()),
+            user_agent: Some("curl/8.5.0".into()),
+            ..Default::default()
+        };
+        assert_eq!(allowed.context(), &expected, "http_api={http_api}");
+
+        let event = routed(http_api, "POST", "/v1/runs", key.expose_secret(), "curl/8.5.0");
+        let denied = runtime.block_on(answer(&store, &event)).unwrap();
+        assert!(!denied.is_allowed(), "{denied:?}");
+        let expected = AuthContext {
+            org_id: Some("org_1".into()),
+            key_id: Some("key_live".into()),
+            error_code: Some("permission_denied".into()),
+            error_message: Some("this key lacks runs:write".into()),
+            required: Some(r#"{"format":null,"permission":"runs:write"}"#.into()),
+            user_agent: Some("curl/8.5.0".into()),
+            ..Default::default()
+        };
+        assert_eq!(denied.context(), &expected, "http_api={http_api}");
+    }
+}
+
+/// A REST 401 carries no context, so for a key of ours that ended the authorizer writes that
+/// attempt's `key usage` line itself (README, "Key usage"): the key, the route, the refusal.
+#[test]
+fn a_rest_401_for_an_ended_key_writes_its_usage_line() {
+    let key = overten::ApiKey::generate();
+    let store = FixedStore::with_keys(vec![(key.hash(), overten::store::sample_record("key_gone", true))]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let event = routed(false, "GET", "/v1/runs/{run_id}", key.expose_secret(), "curl/8.5.0");
+    let mut answered = None;
+    let text = overten::logging::capture(|| answered = Some(runtime.block_on(answer(&store, &event))));
+    assert!(matches!(answered, Some(Err(AuthorizerError::Unauthorized(_)))), "{answered:?}");
+    let usage: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["fields"]["message"] == "key usage")
+        .collect();
+    assert_eq!(usage.len(), 1, "{text}");
+    let fields = &usage[0]["fields"]["usage"];
+    assert_eq!(
+        (&fields["key_id"], &fields["route"], &fields["refused"], &fields["status"]),
+        (
+            &Value::from("key_gone"),
+            &Value::from("GET /v1/runs/{run_id}"),
+            &Value::from("revoked_api_key"),
+            &Value::from(401)
+        ),
+        "{text}"
+    );
+    assert!(!text.contains(key.expose_secret()), "no key in any line");
+
+    // A key that is not ours has no usage to count.
+    let event = routed(false, "GET", "/v1/runs/{run_id}", overten::ApiKey::generate().expose_secret(), "curl/8.5.0");
+    let text = overten::logging::capture(|| drop(runtime.block_on(answer(&store, &event))));
+    assert!(!text.contains("key usage"), "{text}");
+}
