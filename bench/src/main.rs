@@ -100,28 +100,14 @@ async fn main() {
             .await
             .expect("GetItem")
     };
-    // What the release bootstrap does with an invocation: the payload's text (lambda_runtime's
-    // one copy), the typed event, the decision, the response's bytes.
-    let authorize = || async {
-        let payload: Box<RawValue> = serde_json::from_slice(&event).unwrap();
-        let answer = authorizer::invoke(&store, &payload, "bench").await.expect("authorizer");
-        assert!(answer.is_allowed());
-        serde_json::to_vec(&answer).unwrap()
-    };
+    let authorize = || authorize_once(&store, &event);
     let verify_event = serde_json::to_vec(&overten_tests::events_json(
         "GET",
         "/verify",
         &[("X-API-Key".to_owned(), key.expose_secret().to_owned())],
     ))
     .unwrap();
-    // What the release bootstrap does: the payload's text, the one-pass proxy event, the answer,
-    // the proxy response's bytes.
-    let verify = || async {
-        let payload: Box<RawValue> = serde_json::from_slice(&verify_event).unwrap();
-        let response = verify::invoke(&store, &payload, "bench").await;
-        assert_eq!(response.status_code, 200);
-        serde_json::to_vec(&response).unwrap()
-    };
+    let verify = || verify_once(&store, &verify_event);
     for _ in 0..WARMUP {
         authorize().await;
         getitem().await;
@@ -135,12 +121,7 @@ async fn main() {
     eprintln!("bench: stale key (read + last_used_at write) vs GetItem, {N} each, interleaved");
     let stale_store =
         overten_tests::touching::TouchingStore::new(store.clone(), overten_tests::touching::Touch::EveryCall);
-    let authorize_stale = || async {
-        let payload: Box<RawValue> = serde_json::from_slice(&event).unwrap();
-        let answer = authorizer::invoke(&stale_store, &payload, "bench").await.expect("authorizer");
-        assert!(answer.is_allowed());
-        serde_json::to_vec(&answer).unwrap()
-    };
+    let authorize_stale = || authorize_once(&stale_store, &event);
     let (stale, get_s, stale_ratios) = interleaved(authorize_stale, getitem).await;
 
     // Where the authorizer's time beyond the GetItem goes (README, "Performance"): the store's
@@ -153,20 +134,8 @@ async fn main() {
     let (found, get_f, find_ratios) = interleaved(find, getitem).await;
     eprintln!("bench: the own work between GetItems, {N}");
     let fixed = overten::store::FixedStore::answering(overten_bench::fresh_record());
-    let authorize_fixed = || async {
-        let payload: Box<RawValue> = serde_json::from_slice(&event).unwrap();
-        let answer = authorizer::invoke(&fixed, &payload, "bench").await.expect("authorizer");
-        assert!(answer.is_allowed());
-        serde_json::to_vec(&answer).unwrap()
-    };
-    let verify_fixed = || async {
-        let payload: Box<RawValue> = serde_json::from_slice(&verify_event).unwrap();
-        let response = verify::invoke(&fixed, &payload, "bench").await;
-        assert_eq!(response.status_code, 200);
-        serde_json::to_vec(&response).unwrap()
-    };
-    let in_situ = after_each(&getitem, authorize_fixed).await;
-    let verify_in_situ = after_each(&getitem, verify_fixed).await;
+    let in_situ = after_each(&getitem, || authorize_once(&fixed, &event)).await;
+    let verify_in_situ = after_each(&getitem, || verify_once(&fixed, &verify_event)).await;
     if std::env::args().any(|a| a == "--in-situ-only") {
         // For `perf record` over the hot paths alone (README, "Performance").
         eprintln!(
@@ -305,6 +274,24 @@ fn spread(ratios: &[f64]) -> Value {
     let mut sorted = ratios.to_vec();
     sorted.sort_by(f64::total_cmp);
     json!({"median": round3(sorted[sorted.len() / 2]), "min": round3(sorted[0]), "max": round3(sorted[sorted.len() - 1]), "rounds": sorted.len()})
+}
+
+/// What the release authorizer bootstrap does with an invocation: the payload's text
+/// (lambda_runtime's one copy), the typed event, the decision (an Allow), the response's bytes.
+async fn authorize_once<S: KeyLookup>(store: &S, event: &[u8]) -> Vec<u8> {
+    let payload: Box<RawValue> = serde_json::from_slice(event).unwrap();
+    let answer = authorizer::invoke(store, &payload, "bench").await.expect("authorizer");
+    assert!(answer.is_allowed());
+    serde_json::to_vec(&answer).unwrap()
+}
+
+/// What the release `/verify` bootstrap does: the payload's text, the one-pass proxy event, the
+/// answer (a 200), the proxy response's bytes.
+async fn verify_once<S: KeyLookup>(store: &S, event: &[u8]) -> Vec<u8> {
+    let payload: Box<RawValue> = serde_json::from_slice(event).unwrap();
+    let response = verify::invoke(store, &payload, "bench").await;
+    assert_eq!(response.status_code, 200);
+    serde_json::to_vec(&response).unwrap()
 }
 
 /// `work` timed right after a real `GetItem`, N times: its cost with the caches as cold as the hot

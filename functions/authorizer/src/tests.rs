@@ -398,7 +398,9 @@ fn routed(http_api: bool, method: &str, resource: &str, key: &str, agent: &str) 
 fn an_allow_and_a_permission_denial_carry_their_whole_context() {
     let key = overten::ApiKey::generate();
     let mut record = overten::store::sample_record("key_live", false);
-    record.expires_at = Some(1_893_456_000);
+    // A day ahead of the clock the authorizer judges by (a fixed date would expire one day).
+    let expires_at = overten::clock::now_secs() + 86_400;
+    record.expires_at = Some(expires_at);
     record.restrictions = overten::restrictions::Restrictions {
         permissions: Some(vec![overten::restrictions::Permission::parse("runs:read").unwrap()]),
         formats: Some(vec!["pdf".into()]),
@@ -413,7 +415,7 @@ fn an_allow_and_a_permission_denial_carry_their_whole_context() {
         let expected = AuthContext {
             org_id: Some("org_1".into()),
             key_id: Some("key_live".into()),
-            expires_at: Some("2030-01-01T00:00:00Z".into()),
+            expires_at: Some(overten::clock::rfc3339(expires_at)),
             permissions: Some("runs:read".into()),
             formats: Some("pdf".into()),
             user_agent: Some("curl/8.5.0".into()),

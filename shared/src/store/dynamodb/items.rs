@@ -68,8 +68,13 @@ pub(super) fn n(value: i64) -> AttributeValue {
 pub(super) fn get_s(item: &Item, name: &str) -> Result<String, Error> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v.clone()),
-        _ => Err(Error::Internal(format!("item lacks string attribute {name}"))),
+        _ => Err(lacks(name)),
     }
+}
+
+/// A required string attribute that is missing or of another type: the item is not ours to guess.
+fn lacks(name: &str) -> Error {
+    Error::Internal(format!("item lacks string attribute {name}"))
 }
 
 pub(super) fn opt_s(item: &Item, name: &str) -> Option<String> {
@@ -77,10 +82,7 @@ pub(super) fn opt_s(item: &Item, name: &str) -> Option<String> {
 }
 
 pub(super) fn get_n(item: &Item, name: &str) -> Option<i64> {
-    match item.get(name) {
-        Some(AttributeValue::N(v)) => v.parse().ok(),
-        _ => None,
-    }
+    item.get(name).and_then(number)
 }
 
 /// An `ApiKeys` item as the hot path reads it. Takes the item: its strings move into the record
@@ -112,7 +114,6 @@ pub(super) fn key_record(item: Item) -> Result<KeyRecord, Error> {
             _ => {}
         }
     }
-    let lacks = |name: &str| Error::Internal(format!("item lacks string attribute {name}"));
     Ok(KeyRecord {
         key_id: key_id.ok_or_else(|| lacks("key_id"))?,
         org_id: org_id.ok_or_else(|| lacks("org_id"))?,
@@ -150,7 +151,7 @@ fn time(value: AttributeValue, name: &str) -> Result<i64, Error> {
     match value {
         AttributeValue::S(v) => crate::clock::parse_rfc3339(&v)
             .ok_or_else(|| Error::Internal(format!("attribute {name} is not an RFC 3339 time"))),
-        _ => Err(Error::Internal(format!("item lacks string attribute {name}"))),
+        _ => Err(lacks(name)),
     }
 }
 

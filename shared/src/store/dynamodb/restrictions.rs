@@ -32,11 +32,8 @@ pub(super) fn restriction_attributes(r: &Restrictions) -> Vec<(String, Attribute
 /// The lists of an item. A stored entry that does not parse is an internal error: the key is
 /// refused (5xx), never treated as unrestricted.
 pub(super) fn restrictions_of(item: &Item) -> Result<Restrictions, Error> {
-    Ok(Restrictions {
-        permissions: list(item.get(PERMISSIONS).cloned(), PERMISSIONS, |p| Permission::parse(&p))?,
-        formats: list(item.get(FORMATS).cloned(), FORMATS, |f| is_format_slug(&f).then_some(f))?,
-        allowed_ips: list(item.get(ALLOWED_IPS).cloned(), ALLOWED_IPS, |a| parse_network(&a))?,
-    })
+    let copy = |name| item.get(name).cloned();
+    decode_lists(copy(PERMISSIONS), copy(FORMATS), copy(ALLOWED_IPS))
 }
 
 /// [`restrictions_of`] from the lists moved out of an item that is not needed afterwards (the hot
